@@ -1,0 +1,21 @@
+"""kconv: Keras's convolutional toolkit as plain PyTorch modules, numerically equal to Keras.
+
+Example:
+    >>> import kconv
+    >>> from kconv.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D
+    >>> model = kconv.Sequential([Input((28, 28, 1)), Conv2D(32, 3, activation="relu"),
+    ...                           MaxPooling2D(2), Flatten(), Dense(10, activation="softmax")])
+    >>> model.summary()
+"""
+
+from kconv import activations, config, constraints, initializers, layers, padding, regularizers
+from kconv.constraints import apply_constraints, attach_constraints
+from kconv.layers import Input
+from kconv.naming import clear_session
+from kconv.sequential import Sequential
+
+__version__ = "0.1.0"
+
+__all__ = ["activations", "config", "constraints", "initializers", "layers", "padding",
+           "regularizers", "Sequential", "Input", "apply_constraints", "attach_constraints",
+           "clear_session", "__version__"]

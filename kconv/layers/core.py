@@ -1,0 +1,123 @@
+"""Layers without weights: ``Activation``, ``Dropout``, ``Flatten``, and ``Input``."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from kconv import activations, config
+from kconv.layers.layer import Layer
+from kconv.validation import check_float, invalid_value, is_int, shape_tuple
+
+
+class Activation(Layer):
+    """Applies an activation function by Keras name (case-sensitive) or callable.
+
+    Example:
+        >>> Activation("relu")(torch.tensor([-1.0, 2.0]))
+        tensor([0., 2.])
+    """
+
+    def __init__(self, activation, *, input_shape=None, name=None, trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.activation = activations.get(activation)
+
+    def call(self, x):
+        return self.activation(x)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    """Inverted dropout active in ``train()`` mode: kept units are scaled by 1 / (1 - rate).
+
+    Args:
+        rate: fraction of units to drop, in [0, 1].
+        noise_shape: optional mask shape broadcast over the input (None entries take the
+            input's size), e.g. ``(None, 1, 1, None)`` drops whole channels.
+        seed: optional int; a seeded layer draws its masks from its own generator.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, *, input_shape=None, name=None,
+                 trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.rate = check_float("rate", rate, minimum=0.0, maximum=1.0)
+        if noise_shape is not None and not (
+                isinstance(noise_shape, (tuple, list))
+                and all(d is None or is_int(d) for d in noise_shape)):
+            raise invalid_value("noise_shape", "None or a tuple of ints or None", noise_shape)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        if seed is not None and not is_int(seed):
+            raise invalid_value("seed", "None or an int", seed)
+        self.seed = seed
+        self._generators = {}
+
+    def call(self, x):
+        if not self.training or self.rate == 0.0:
+            return x
+        if self.noise_shape is None and self.seed is None:
+            return F.dropout(x, self.rate, True)
+        if self.rate == 1.0:
+            return torch.zeros_like(x)
+        shape = x.shape if self.noise_shape is None else tuple(
+            s if n is None else n for n, s in zip(self.noise_shape, x.shape))
+        keep = torch.empty(shape, device=x.device, dtype=x.dtype).bernoulli_(
+            1.0 - self.rate, generator=self._generator(x.device))
+        return x * keep / (1.0 - self.rate)
+
+    def _generator(self, device):
+        if self.seed is None:
+            return None
+        if device not in self._generators:
+            self._generators[device] = torch.Generator(device).manual_seed(self.seed)
+        return self._generators[device]
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
+                "seed": self.seed}
+
+
+class Flatten(Layer):
+    """Flattens all but the batch axis in (H, W, C) order, in both data formats (Keras)."""
+
+    min_ndim = 1
+
+    def __init__(self, data_format=None, *, input_shape=None, name=None, trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.data_format = config.standardize_data_format(data_format)
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        size = None if any(d is None for d in rest) else math.prod(rest)
+        return (input_shape[0], size)
+
+    def call(self, x):
+        if self.data_format == "channels_first" and x.ndim > 2:
+            x = x.movedim(1, -1)  # free when x is channels_last in memory
+        return x.flatten(1) if x.ndim > 1 else x.unsqueeze(1)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class Input:
+    """A symbolic input for ``Sequential``: its shape without the batch axis.
+
+    Example:
+        >>> model = Sequential([Input((28, 28, 1)), Conv2D(32, 3)])
+    """
+
+    def __init__(self, shape, batch_size=None, name=None):
+        self.shape = shape_tuple("shape", shape)
+        if batch_size is not None and not (is_int(batch_size) and batch_size > 0):
+            raise invalid_value("batch_size", "None or a positive int", batch_size)
+        self.batch_size = batch_size
+        self.name = name
+
+    @property
+    def batch_shape(self):
+        return (self.batch_size,) + self.shape
+
+    def __repr__(self):
+        return f"Input(shape={self.shape})"

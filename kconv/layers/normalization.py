@@ -1,0 +1,134 @@
+"""``BatchNormalization`` with Keras numerics (momentum 0.99, epsilon 1e-3, biased
+moving variance) and torch's ``weight``/``bias``/``running_mean``/``running_var`` names."""
+
+import torch
+import torch.nn.functional as F
+
+from kconv import constraints, initializers, regularizers, serialization
+from kconv.layers.layer import Layer
+from kconv.validation import check_float, invalid_type, is_int
+
+
+class BatchNormalization(Layer):
+    """Normalizes over every axis but ``axis`` with batch statistics in ``train()`` mode
+    and moving statistics in ``eval()`` mode (or when the layer is not trainable).
+
+    Moving statistics follow Keras: ``moving = moving * momentum + batch * (1 - momentum)``
+    with the biased (population) batch variance. As in Keras, ``axis`` does not follow
+    ``data_format``: channels_first users pass ``axis=1``. Half-precision inputs are
+    normalized in float32 and cast back.
+
+    Args:
+        axis: the feature axis (default -1).
+        momentum: moving-average momentum (default 0.99).
+        epsilon: added to the variance (default 1e-3).
+        center, scale: whether to learn ``bias`` (beta) and ``weight`` (gamma).
+        beta_initializer, gamma_initializer, moving_mean_initializer,
+        moving_variance_initializer: initializers.
+        beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint.
+        input_shape, name, trainable: see :class:`~kconv.layers.Layer`.
+
+    Example:
+        >>> bn = BatchNormalization()
+        >>> bn(torch.randn(8, 12, 12, 32)).shape
+        torch.Size([8, 12, 12, 32])
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, *, input_shape=None, name=None, trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        if not is_int(axis):
+            raise invalid_type("axis", "an int", axis)
+        self.axis = int(axis)
+        self.momentum = check_float("momentum", momentum, minimum=0.0, maximum=1.0)
+        self.epsilon = check_float("epsilon", epsilon, minimum=0.0, strict_minimum=True)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.weight = None
+        self.bias = None
+        self._channel_dim = None
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim:
+            raise ValueError(f"Layer '{self.name}': invalid axis {self.axis} for an input of "
+                             f"shape {tuple(input_shape)}")
+        self._channel_dim = self.axis % ndim
+        channels = input_shape[self._channel_dim]
+        if channels is None:
+            raise ValueError(f"Layer '{self.name}' needs a known size on axis {self.axis}; "
+                             f"received input shape {tuple(input_shape)}")
+        if self.scale:
+            self.add_weight("weight", (channels,), self.gamma_initializer,
+                            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+        if self.center:
+            self.add_weight("bias", (channels,), self.beta_initializer,
+                            regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+        self.add_weight("running_mean", (channels,), self.moving_mean_initializer,
+                        trainable=False)
+        self.add_weight("running_var", (channels,), self.moving_variance_initializer,
+                        trainable=False)
+        self._pin_input_axes({self.axis: channels})
+
+    def call(self, x):
+        dtype = x.dtype
+        if dtype in (torch.float16, torch.bfloat16):
+            x = x.float()
+        if self._channel_dim != 1:
+            x = x.movedim(self._channel_dim, 1)  # a view; NHWC becomes channels_last NCHW
+        if self.training and self.trainable:
+            y = self._normalize_training(x)
+        else:
+            y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                             False, 0.0, self.epsilon)
+        if self._channel_dim != 1:
+            y = y.movedim(1, self._channel_dim)
+        return y.to(dtype)
+
+    def _normalize_training(self, x):
+        count = x.numel() // x.shape[1]
+        if count < 2:
+            # torch refuses one value per channel. The batch variance is 0, so Keras gives
+            # (x - mean) / sqrt(eps) * gamma + beta with x == mean: beta, with gradients.
+            batch_mean = x.detach().reshape(-1)
+            unbiased_var = torch.zeros_like(batch_mean)
+            shape = [1, -1] + [1] * (x.ndim - 2)
+            y = (x - x) * self.epsilon ** -0.5
+            if self.weight is not None:
+                y = y * self.weight.view(shape)
+            if self.bias is not None:
+                y = y + self.bias.view(shape)
+        else:
+            # momentum=1 makes torch store exactly this batch's mean and unbiased variance in
+            # the scratch tensors; the moving statistics are then updated the Keras way.
+            batch_mean = torch.zeros_like(self.running_mean)
+            unbiased_var = torch.ones_like(self.running_var)
+            y = F.batch_norm(x, batch_mean, unbiased_var, self.weight, self.bias, True, 1.0,
+                             self.epsilon)
+        with torch.no_grad():
+            biased_var = unbiased_var * ((count - 1) / count) if count > 1 else unbiased_var
+            self.running_mean.mul_(self.momentum).add_(batch_mean, alpha=1 - self.momentum)
+            self.running_var.mul_(self.momentum).add_(biased_var, alpha=1 - self.momentum)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                **{key: serialization.serialize(getattr(self, key)) for key in (
+                    "beta_initializer", "gamma_initializer", "moving_mean_initializer",
+                    "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
+                    "beta_constraint", "gamma_constraint")}}

@@ -1,0 +1,100 @@
+"""``Sequential``: a Keras-style stack of kconv layers that is a plain ``nn.Module``."""
+
+from kconv import summary as summary_lib
+from kconv.layers.core import Input
+from kconv.layers.layer import Layer
+from kconv.validation import invalid_type
+
+
+class Sequential(Layer):
+    """A linear stack of layers, built at once when its input shape is known.
+
+    Submodules are registered under their index ("0", "1", ...), like ``nn.Sequential``,
+    so ``state_dict`` keys do not depend on automatic layer names.
+
+    Args:
+        layers: optional list of layers; it may start with an :class:`Input`.
+        name: the model name (default 'sequential', 'sequential_1', ...).
+
+    Example:
+        >>> model = Sequential([Input((28, 28, 1)), Conv2D(32, 3, activation="relu"),
+        ...                     Flatten(), Dense(10, activation="softmax")])
+        >>> model.count_params()
+        216650
+    """
+
+    def __init__(self, layers=None, *, name=None, trainable=True):
+        super().__init__(name=name, trainable=trainable)
+        self.input_spec_shape = None
+        self._count = 0
+        for layer in layers or ():
+            self.add(layer)
+
+    @property
+    def layers(self):
+        return [getattr(self, str(i)) for i in range(self._count)]
+
+    def __getitem__(self, index):
+        return self.layers[index]
+
+    def __len__(self):
+        return self._count
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def add(self, layer):
+        """Append a layer (or set the input with an :class:`Input` first)."""
+        if isinstance(layer, Input):
+            if self._count:
+                raise ValueError(f"Sequential '{self.name}': an Input can only come first; "
+                                 f"received it after {self._count} layer(s)")
+            self._set_input(layer.shape, layer.batch_size)
+            return
+        if not isinstance(layer, Layer):
+            raise invalid_type("layer", "a kconv Layer or Input", layer)
+        if self._count == 0 and layer.input_shape_arg is not None and not self.built:
+            self._set_input(layer.input_shape_arg, None)
+        self.add_module(str(self._count), layer)
+        self._count += 1
+        if self.built:
+            previous = self.layers[-2].output_shape if self._count > 1 else self.build_shape
+            layer.build_for(previous)
+            self.output_shape = layer.output_shape
+
+    def _set_input(self, shape, batch_size):
+        self.input_spec_shape = (batch_size,) + tuple(shape)
+        self.build_for(self.input_spec_shape)
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.build_for(shape)
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.output_shape if layer.built else layer.compute_output_shape(shape)
+        return shape
+
+    def _build_from(self, x):
+        self.build_for((None,) + tuple(x.shape[1:]))
+        self.to(x.device)
+
+    def call(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def summary(self, line_length=88, print_fn=None, return_string=False):
+        """Print Keras's summary table (or return it as text with ``return_string``)."""
+        text = summary_lib.render(self, line_length=line_length)
+        if return_string:
+            return text
+        (print_fn or print)(text)
+        return None
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable,
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self.layers]}
