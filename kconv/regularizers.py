@@ -1,7 +1,8 @@
 """Keras 3 weight regularizers: called on a tensor (in Keras layout) they return the penalty.
 
-L2 has no ½ factor, as in Keras. Factors are stored rounded to float32, so ``get_config``
-returns what Keras returns (``l2(0.01)`` reports ``0.009999999776482582``).
+L2 has no ½ factor, as in Keras. ``get_config`` returns what Keras returns: L1 and
+OrthogonalRegularizer keep their factor as a float32 tensor in Keras (``L1(0.01)`` reports
+``0.009999999776482582``), L2 and L1L2 as a Python float.
 """
 
 import numpy as np
@@ -11,8 +12,9 @@ from kconv.serialization import Configurable, Resolver
 from kconv.validation import check_choice, check_float, invalid_value
 
 
-def _factor(name, value):
-    return float(np.float32(check_float(name, value, minimum=0.0)))
+def _factor(name, value, float32=False):
+    value = check_float(name, value, minimum=0.0)
+    return float(np.float32(value)) if float32 else value
 
 
 class Regularizer(Configurable):
@@ -28,7 +30,7 @@ class L1(Regularizer):
     """``l1 * sum(|x|)``."""
 
     def __init__(self, l1=0.01):
-        self.l1 = _factor("l1", l1)
+        self.l1 = _factor("l1", l1, float32=True)
 
     def __call__(self, x):
         return self.l1 * x.abs().sum()
@@ -74,7 +76,7 @@ class OrthogonalRegularizer(Regularizer):
     mean absolute off-diagonal cosine similarity."""
 
     def __init__(self, factor=0.01, mode="rows"):
-        self.factor = _factor("factor", factor)
+        self.factor = _factor("factor", factor, float32=True)
         self.mode = check_choice("mode", mode, ("rows", "columns"))
 
     def __call__(self, x):

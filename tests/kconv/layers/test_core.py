@@ -1,0 +1,86 @@
+import keras
+import numpy as np
+import pytest
+import torch
+
+from kconv import activations
+from kconv.layers import Activation, Dropout, Flatten, Input
+from tests.keras_oracle import assert_close, keras_call
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_flatten_uses_hwc_order_like_keras(data_format):
+    x = np.arange(2 * 3 * 4 * 5, dtype="float32").reshape(2, 3, 4, 5)
+    expected = keras_call(keras.layers.Flatten(data_format=data_format), x)
+    assert_close(Flatten(data_format=data_format)(torch.from_numpy(x)), expected, atol=0)
+
+
+def test_flatten_shapes():
+    assert Flatten().compute_output_shape((None, 6, 6, 128)) == (None, 4608)
+    assert Flatten().compute_output_shape((None, None, 6, 128)) == (None, None)
+    assert Flatten()(torch.zeros(3, 2)).shape == (3, 2)
+
+
+@pytest.mark.parametrize("name", activations.names())
+def test_every_activation_matches_keras(name):
+    if name == "threshold":  # needs explicit arguments in Keras too
+        x = torch.linspace(-4, 4, 17)
+        expected = keras.activations.threshold(keras.ops.convert_to_tensor(x.numpy()), 0.5, -1.0)
+        assert_close(activations.threshold(x, 0.5, -1.0), keras.ops.convert_to_numpy(expected))
+        return
+    x = np.random.default_rng(2).standard_normal((3, 8)).astype("float32") * 3
+    expected = keras_call(keras.layers.Activation(name), x)
+    assert_close(Activation(name)(torch.from_numpy(x)), expected)
+
+
+@pytest.mark.parametrize("kwargs", [dict(negative_slope=0.1), dict(max_value=6.0),
+                                    dict(threshold=0.5), dict(negative_slope=0.2, max_value=2.0,
+                                                              threshold=-0.5)])
+def test_relu_options_match_keras(kwargs):
+    x = np.linspace(-8, 8, 33).astype("float32")
+    expected = keras.ops.convert_to_numpy(keras.activations.relu(x, **kwargs))
+    assert_close(activations.relu(torch.from_numpy(x), **kwargs), expected)
+
+
+def test_activation_lookup_is_case_sensitive():
+    with pytest.raises(ValueError, match="Invalid value for argument `activation`: expected one "
+                                         r"of \('celu'"):
+        Activation("Relu")
+    assert activations.get(None) is activations.linear
+    assert activations.get("swish") is activations.silu
+    assert activations.serialize(activations.get("hard_swish")) == "hard_silu"
+
+
+def test_dropout_scales_kept_units_and_is_off_in_eval():
+    layer = Dropout(0.5)
+    x = torch.ones(1000, 100)
+    y = layer(x)
+    assert set(torch.unique(y).tolist()) <= {0.0, 2.0}
+    assert abs((y == 0).float().mean().item() - 0.5) < 0.02
+    layer.eval()
+    assert torch.equal(layer(x), x)
+
+
+def test_dropout_noise_shape_and_seed():
+    layer = Dropout(0.5, noise_shape=(None, 1, 1, None), seed=3)
+    y = layer(torch.ones(4, 5, 5, 8))
+    assert torch.equal(y, y[:, :1, :1, :].expand_as(y))  # one decision per (sample, channel)
+    again = Dropout(0.5, noise_shape=(None, 1, 1, None), seed=3)(torch.ones(4, 5, 5, 8))
+    assert torch.equal(y, again)
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.5])
+def test_dropout_rate_validation(rate):
+    with pytest.raises(ValueError) as info:
+        Dropout(rate)
+    assert str(info.value) == ("Invalid value for argument `rate`: expected a number in "
+                               f"[0.0, 1.0]. Received: rate={rate}")
+
+
+def test_input_validation():
+    assert Input((28, 28, 1)).shape == (28, 28, 1)
+    assert Input(10).shape == (10,)
+    with pytest.raises(ValueError) as info:
+        Input((28, -1))
+    assert str(info.value) == ("Invalid value for argument `shape`: expected a tuple of "
+                               "positive ints or None. Received: shape=(28, -1)")

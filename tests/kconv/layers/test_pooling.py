@@ -1,0 +1,108 @@
+import itertools
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+from kconv import padding
+from kconv.layers import (AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
+                          MaxPooling2D)
+from tests.keras_oracle import assert_close, keras_call
+
+CASES = list(itertools.product([(5, 5), (6, 6), (6, 7), (7, 4), (1, 3)], [2, 3, (2, 3)],
+                               [None, 1, 2, 3], ["valid", "same", "SAME"]))
+
+
+def _fits(size, pool, pad):
+    pool = (pool, pool) if isinstance(pool, int) else pool
+    return pad.lower() == "same" or all(n >= k for n, k in zip(size, pool))
+
+
+def tf_pool_reference(x, pool, strides, pad, reduce):
+    """TensorFlow semantics in NumPy: windows over the unpadded image, padding excluded."""
+    pool = (pool, pool) if isinstance(pool, int) else pool
+    strides = pool if strides is None else ((strides, strides) if isinstance(strides, int)
+                                            else strides)
+    n, h, w, c = x.shape
+    if pad.lower() == "same":
+        pads = padding.same_padding_2d((h, w), pool, strides)
+    else:
+        pads = ((0, 0), (0, 0))
+    out_h, out_w = padding.conv_output_shape((h, w), pool, strides, pad.lower())
+    out = np.zeros((n, out_h, out_w, c), dtype="float64")
+    for i in range(out_h):
+        for j in range(out_w):
+            top, left = i * strides[0] - pads[0][0], j * strides[1] - pads[1][0]
+            window = x[:, max(top, 0):top + pool[0], max(left, 0):left + pool[1], :]
+            out[:, i, j, :] = reduce(window.reshape(n, -1, c), axis=1)
+    return out
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("size,pool,strides,pad", [c for c in CASES if _fits(c[0], c[1], c[3])])
+def test_max_pooling_matches_keras(size, pool, strides, pad, data_format):
+    x = np.random.default_rng(3).standard_normal((2,) + size + (3,)).astype("float32")
+    if data_format == "channels_first":
+        x = x.transpose(0, 3, 1, 2)
+    args = dict(pool_size=pool, strides=strides, padding=pad, data_format=data_format)
+    expected = keras_call(keras.layers.MaxPooling2D(**args), x)
+    assert_close(MaxPooling2D(**args)(torch.from_numpy(x)), expected, atol=0)
+
+
+@pytest.mark.parametrize("size,pool,strides,pad", [c for c in CASES if _fits(c[0], c[1], c[3])])
+def test_average_pooling_matches_tensorflow_semantics(size, pool, strides, pad):
+    x = np.random.default_rng(4).standard_normal((2,) + size + (3,)).astype("float32")
+    expected = tf_pool_reference(x, pool, strides, pad, np.mean)
+    layer = AveragePooling2D(pool, strides, pad)
+    assert_close(layer(torch.from_numpy(x)), expected)
+    cf = AveragePooling2D(pool, strides, pad, data_format="channels_first")
+    assert_close(cf(torch.from_numpy(x.transpose(0, 3, 1, 2))), expected.transpose(0, 3, 1, 2))
+
+
+def test_average_pooling_agrees_with_keras_where_keras_is_right():
+    # valid padding, and 'same' with symmetric padding, do not hit Keras's torch-backend bug.
+    x = np.random.default_rng(5).standard_normal((2, 5, 5, 3)).astype("float32")
+    for args in [dict(pool_size=2), dict(pool_size=3, strides=2, padding="same")]:
+        expected = keras_call(keras.layers.AveragePooling2D(**args), x)
+        assert_close(AveragePooling2D(**args)(torch.from_numpy(x)), expected)
+
+
+def test_average_same_excludes_padding_where_keras_torch_backend_does_not():
+    x = np.zeros((1, 6, 6, 1), dtype="float32")
+    x[0, :, -1, 0] = 6.0  # the last column: an asymmetric pad sits next to it
+    y = AveragePooling2D(3, 2, "same")(torch.from_numpy(x))
+    # The last window covers columns 4, 5 (and one pad column): mean of {0, 6} per row.
+    assert torch.allclose(y[0, :, -1, 0], torch.full((3,), 3.0))
+
+
+@pytest.mark.parametrize("cls", [MaxPooling2D, AveragePooling2D])
+def test_pooling_output_shape_and_errors(cls):
+    layer = cls(pool_size=3, strides=2, padding="same", name="p")
+    assert layer.compute_output_shape((None, 45, 45, 8)) == (None, 23, 23, 8)
+    with pytest.raises(ValueError) as info:
+        cls(pool_size=2, padding="foo")
+    assert str(info.value) == ("Invalid value for argument `padding`: expected one of "
+                               "('valid', 'same'). Received: padding='foo'")
+    with pytest.raises(ValueError, match="Layer 'p': computed output size would be zero"):
+        cls(pool_size=3, name="p").build_for((None, 2, 2, 1))
+    with pytest.raises(ValueError, match="expected ndim=4, found ndim=3"):
+        cls(pool_size=2)(torch.zeros(2, 4, 4))
+
+
+def test_default_strides_are_pool_size():
+    assert MaxPooling2D().strides == (2, 2)
+    assert AveragePooling2D((3, 2)).strides == (3, 2)
+
+
+@pytest.mark.parametrize("cls,k_cls", [(GlobalAveragePooling2D, keras.layers.GlobalAveragePooling2D),
+                                       (GlobalMaxPooling2D, keras.layers.GlobalMaxPooling2D)])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global_pooling_matches_keras(cls, k_cls, data_format, keepdims):
+    x = np.random.default_rng(6).standard_normal((2, 4, 5, 3)).astype("float32")
+    expected = keras_call(k_cls(data_format=data_format, keepdims=keepdims), x)
+    layer = cls(data_format=data_format, keepdims=keepdims)
+    y = layer(torch.from_numpy(x))
+    assert_close(y, expected)
+    assert layer.compute_output_shape((None, 4, 5, 3))[1:] == expected.shape[1:]

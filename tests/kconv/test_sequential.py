@@ -1,0 +1,153 @@
+import keras
+import numpy as np
+import pytest
+import torch
+
+import kconv
+from kconv.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
+                          Dropout, Flatten, GlobalAveragePooling2D, Input, MaxPooling2D)
+from tests.keras_oracle import assert_close, copy_model_from_keras, to_numpy
+
+
+def mnist_cnn(lib):
+    L = lib.layers
+    return [L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
+            L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2),
+            L.Conv2D(64, 3, activation="relu"), L.Flatten(),
+            L.Dense(64, activation="relu"), L.Dense(10, activation="softmax")]
+
+
+def strided_block(lib):
+    L = lib.layers
+    return [L.Conv2D(16, 7, strides=2), L.Conv2D(32, 3, padding="same"), L.Activation("relu"),
+            L.BatchNormalization(), L.Conv2D(32, 3, strides=2, padding="same"),
+            L.Dropout(0.25), L.AveragePooling2D(2), L.GlobalAveragePooling2D(),
+            L.Dense(5, activation="softmax")]
+
+
+def _build_both(factory, shape):
+    keras.backend.clear_session()
+    kconv.clear_session()
+    k_model = keras.Sequential([keras.Input(shape)] + factory(keras))
+    model = kconv.Sequential([kconv.Input(shape)] + factory(kconv))
+    return k_model, model
+
+
+def _keras_footer(k_model):
+    lines = []
+    k_model.summary(print_fn=lambda s, line_break=None: lines.append(s))
+    return [line for line in "\n".join(lines).splitlines()
+            if line.lstrip().startswith(("Total", "Trainable", "Non-trainable"))]
+
+
+@pytest.mark.parametrize("factory,shape", [(mnist_cnn, (28, 28, 1)),
+                                           (strided_block, (64, 48, 3))])
+def test_summary_matches_keras(factory, shape):
+    k_model, model = _build_both(factory, shape)
+    ours = [(layer.name, type(layer).__name__, layer.output_shape, layer.count_params())
+            for layer in model.layers]
+    theirs = [(layer.name, type(layer).__name__, tuple(layer.output.shape),
+               layer.count_params()) for layer in k_model.layers]
+    assert ours == theirs
+    text = model.summary(return_string=True)
+    assert text.splitlines()[0] == 'Model: "sequential"'
+    assert [line for line in text.splitlines() if line.startswith(" ")] == _keras_footer(k_model)
+    for name, cls, shape_, params in ours:
+        row = next(line for line in text.splitlines() if line.startswith(f"│ {name} "))
+        assert kconv.summary.format_shape(shape_) in row and f"{params:,}" in row
+
+
+def test_mnist_cnn_has_93322_parameters():
+    model = kconv.Sequential([Input((28, 28, 1))] + mnist_cnn(kconv))
+    assert model.count_params() == 93322
+    assert sum(layer.count_params() for layer in model.layers[:5]) == 55744
+    assert " Total params: 93,322 (364.54 KB)" in model.summary(return_string=True)
+
+
+def test_summary_prints_and_wraps_long_names(capsys):
+    model = kconv.Sequential([Input((4, 4, 2)), BatchNormalization()])
+    model.summary()
+    out = capsys.readouterr().out
+    assert "│ batch_normalization" in out and "│ (BatchNormalization)" in out
+    assert " Non-trainable params: 4 (16.00 B)" in out
+
+
+@pytest.mark.parametrize("factory,shape", [(mnist_cnn, (28, 28, 1)),
+                                           (strided_block, (64, 48, 3))])
+def test_forward_matches_keras_with_copied_weights(factory, shape):
+    k_model, model = _build_both(factory, shape)
+    copy_model_from_keras(k_model, model)
+    model.eval()
+    x = np.random.default_rng(10).random((2,) + shape).astype("float32")
+    assert_close(model(torch.from_numpy(x)), to_numpy(k_model(x, training=False)), atol=1e-5)
+
+
+def test_losses_match_keras():
+    def factory(lib):
+        L, R = lib.layers, lib.regularizers
+        return [L.Conv2D(4, 3, kernel_regularizer=R.l2(0.0005), bias_regularizer=R.L1(0.01),
+                         bias_initializer="random_normal", activity_regularizer="l2"),
+                L.Flatten(), L.Dense(3, kernel_regularizer="l1l2", activity_regularizer=R.L1(0.1))]
+
+    k_model, model = _build_both(factory, (6, 6, 2))
+    copy_model_from_keras(k_model, model)
+    x = np.random.default_rng(11).standard_normal((4, 6, 6, 2)).astype("float32")
+    k_model(x)
+    model(torch.from_numpy(x))
+    ours = sorted(v.item() for v in model.losses)
+    theirs = sorted(float(to_numpy(v)) for v in k_model.losses)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+    assert len(ours) == 5
+
+
+def test_frozen_weights_have_no_penalty():
+    layer = Dense(2, kernel_regularizer="l2")
+    model = kconv.Sequential([Input((3,)), layer])
+    assert len(model.losses) == 1
+    layer.trainable = False
+    assert model.losses == [] and model.trainable_weights == []
+    assert len(model.non_trainable_weights) == 2
+
+
+def test_input_shape_argument_builds_at_once():
+    model = kconv.Sequential([Conv2D(8, 3, input_shape=(10, 10, 3)), Flatten(), Dense(2)])
+    assert model.built and model.output_shape == (None, 2)
+    assert model.count_params() == 8 * 27 + 8 + 512 * 2 + 2
+
+
+def test_lazy_build_on_first_call_and_add():
+    model = kconv.Sequential()
+    model.add(Conv2D(4, 3, padding="same"))
+    model.add(GlobalAveragePooling2D())
+    assert not model.built
+    with pytest.raises(ValueError, match="isn't built"):
+        model.count_params()
+    assert "0 (unbuilt)" in model.summary(return_string=True)
+    y = model(torch.zeros(2, 5, 5, 3))
+    assert y.shape == (2, 4) and model.built
+    assert model.layers[0].output_shape == (None, 5, 5, 4)
+    model.add(Dense(3))
+    assert model(torch.zeros(2, 5, 5, 3)).shape == (2, 3)
+    assert model.layers[-1].built  # built at add() since the model was built
+
+
+def test_layers_are_indexed_like_nn_sequential():
+    model = kconv.Sequential([Input((3,)), Dense(2), Activation("relu"), Dropout(0.1)])
+    assert len(model) == 3 and isinstance(model[0], Dense)
+    assert list(model.state_dict()) == ["0.weight", "0.bias"]
+    assert [type(layer) for layer in model] == [Dense, Activation, Dropout]
+
+
+def test_input_must_come_first_and_layers_must_be_kconv():
+    with pytest.raises(ValueError, match="an Input can only come first"):
+        kconv.Sequential([Dense(2), Input((3,))])
+    with pytest.raises(TypeError) as info:
+        kconv.Sequential([torch.nn.ReLU()])
+    assert str(info.value) == ("Invalid type for argument `layer`: expected a kconv Layer or "
+                               "Input. Received: layer=ReLU() of type ReLU")
+
+
+def test_automatic_names_follow_keras():
+    names = [Conv2D(1, 1).name, Conv2D(1, 1).name, MaxPooling2D().name, Dense(1, name="x").name,
+             AveragePooling2D(2).name]
+    assert names == ["conv2d", "conv2d_1", "max_pooling2d", "x", "average_pooling2d"]
