@@ -2,9 +2,9 @@
 
 import torch.nn.functional as F
 
-from kconv import activations, config, constraints, initializers, regularizers, serialization
+from kconv import activations, config
 from kconv import padding as pad_math
-from kconv.layers.layer import Layer, hwio_to_oihw, oihw_to_hwio
+from kconv.layers.layer import KERNEL_BIAS_KEYS, Layer, hwio_to_oihw, oihw_to_hwio
 from kconv.validation import check_int, int_tuple, invalid_value
 
 
@@ -58,12 +58,9 @@ class Conv2D(Layer):
         self.padding = config.check_padding(padding)
         self.data_format = config.standardize_data_format(data_format)
         self.activation = activations.get(activation)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._resolve(kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                      kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                      kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.filters = check_int("filters", filters)
         self.groups = check_int("groups", groups)
         self.use_bias = bool(use_bias)
@@ -152,13 +149,7 @@ class Conv2D(Layer):
                 "dilation_rate": self.dilation_rate, "groups": self.groups,
                 "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias,
-                "kernel_initializer": serialization.serialize(self.kernel_initializer),
-                "bias_initializer": serialization.serialize(self.bias_initializer),
-                "kernel_regularizer": serialization.serialize(self.kernel_regularizer),
-                "bias_regularizer": serialization.serialize(self.bias_regularizer),
-                "activity_regularizer": serialization.serialize(self.activity_regularizer),
-                "kernel_constraint": serialization.serialize(self.kernel_constraint),
-                "bias_constraint": serialization.serialize(self.bias_constraint)}
+                **self._serialized(*KERNEL_BIAS_KEYS)}
 
     def extra_repr(self):
         return (f"name={self.name!r}, filters={self.filters}, kernel_size={self.kernel_size}, "

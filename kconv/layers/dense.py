@@ -2,8 +2,8 @@
 
 import torch.nn.functional as F
 
-from kconv import activations, constraints, initializers, regularizers, serialization
-from kconv.layers.layer import Layer, transpose
+from kconv import activations
+from kconv.layers.layer import KERNEL_BIAS_KEYS, Layer, transpose
 from kconv.validation import check_int
 
 
@@ -40,12 +40,9 @@ class Dense(Layer):
         self.units = check_int("units", units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._resolve(kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                      kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                      kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.in_features = None
         self.bias = None
 
@@ -71,13 +68,7 @@ class Dense(Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": serialization.serialize(self.kernel_initializer),
-                "bias_initializer": serialization.serialize(self.bias_initializer),
-                "kernel_regularizer": serialization.serialize(self.kernel_regularizer),
-                "bias_regularizer": serialization.serialize(self.bias_regularizer),
-                "activity_regularizer": serialization.serialize(self.activity_regularizer),
-                "kernel_constraint": serialization.serialize(self.kernel_constraint),
-                "bias_constraint": serialization.serialize(self.bias_constraint)}
+                **self._serialized(*KERNEL_BIAS_KEYS)}
 
     def extra_repr(self):
         return f"name={self.name!r}, units={self.units}, in_features={self.in_features}"

@@ -3,7 +3,6 @@ weight bookkeeping (initializer, regularizer, constraint, Keras layout), input c
 activity regularization.
 """
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -11,8 +10,17 @@ import torch
 from torch import nn
 
 from kconv import constraints as constraints_lib
-from kconv import initializers, naming, regularizers
+from kconv import initializers, naming, regularizers, serialization
 from kconv.validation import shape_tuple
+
+
+_RESOLVERS = {"initializer": initializers.get, "regularizer": regularizers.get,
+              "constraint": constraints_lib.get}
+
+
+KERNEL_BIAS_KEYS = ("kernel_initializer", "bias_initializer", "kernel_regularizer",
+                    "bias_regularizer", "activity_regularizer", "kernel_constraint",
+                    "bias_constraint")
 
 
 def identity(t):
@@ -219,6 +227,15 @@ class Layer(nn.Module):
         raise NotImplementedError
 
     # ----------------------------------------------------------------- config
+    def _resolve(self, **identifiers):
+        """Set ``*_initializer``/``*_regularizer``/``*_constraint`` attributes from Keras
+        identifiers, resolved (and so validated) at construction."""
+        for key, value in identifiers.items():
+            setattr(self, key, _RESOLVERS[key.rsplit("_", 1)[1]](value))
+
+    def _serialized(self, *keys):
+        return {key: serialization.serialize(getattr(self, key)) for key in keys}
+
     def get_config(self):
         """Keras's config keys for this layer: name, trainable and the constructor args."""
         return {"name": self.name, "trainable": self.trainable}
@@ -230,11 +247,3 @@ class Layer(nn.Module):
     def extra_repr(self):
         return f"name={self.name!r}"
 
-
-def batch_shape_str(shape):
-    """Keras's rendering of a shape: ``(None, 26, 26, 32)``."""
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def num_elements(shape):
-    return math.prod(d for d in shape if d is not None)

@@ -4,7 +4,6 @@ moving variance) and torch's ``weight``/``bias``/``running_mean``/``running_var`
 import torch
 import torch.nn.functional as F
 
-from kconv import constraints, initializers, regularizers, serialization
 from kconv.layers.layer import Layer
 from kconv.validation import check_float, invalid_type, is_int
 
@@ -47,14 +46,11 @@ class BatchNormalization(Layer):
         self.epsilon = check_float("epsilon", epsilon, minimum=0.0, strict_minimum=True)
         self.center = bool(center)
         self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
-        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        self._resolve(beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
+                      moving_mean_initializer=moving_mean_initializer,
+                      moving_variance_initializer=moving_variance_initializer,
+                      beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                      beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self.weight = None
         self.bias = None
         self._channel_dim = None
@@ -128,7 +124,7 @@ class BatchNormalization(Layer):
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
                 "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                **{key: serialization.serialize(getattr(self, key)) for key in (
-                    "beta_initializer", "gamma_initializer", "moving_mean_initializer",
-                    "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
-                    "beta_constraint", "gamma_constraint")}}
+                **self._serialized("beta_initializer", "gamma_initializer",
+                                   "moving_mean_initializer", "moving_variance_initializer",
+                                   "beta_regularizer", "gamma_regularizer", "beta_constraint",
+                                   "gamma_constraint")}
