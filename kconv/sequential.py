@@ -77,10 +77,6 @@ class Sequential(Layer):
             shape = layer.output_shape if layer.built else layer.compute_output_shape(shape)
         return shape
 
-    def _build_from(self, x):
-        self.build_for((None,) + tuple(x.shape[1:]))
-        self.to(x.device)
-
     def call(self, x):
         for layer in self.layers:
             x = layer(x)

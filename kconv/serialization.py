@@ -66,8 +66,8 @@ class Resolver:
             return identifier()
         if callable(identifier) and not inspect.isclass(identifier):
             return identifier
-        raise invalid_type(self.family, f"None, a name, a config dict or a {self.base.__name__}",
-                           identifier)
+        raise invalid_type(self.family, "None, a name, a config dict or an instance of "
+                           f"{self.base.__name__}", identifier)
 
     def from_dict(self, config):
         if "class_name" not in config:

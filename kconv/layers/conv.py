@@ -99,11 +99,6 @@ class Conv2D(Layer):
                             regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self._pin_input_axes({self.channel_axis: channels})
 
-    def _nchw_to_own(self, shape):
-        if self.data_format == "channels_last":
-            return (shape[0], shape[2], shape[3], shape[1])
-        return shape
-
     def _spatial(self, shape):
         return tuple(shape[1:3]) if self.data_format == "channels_last" else tuple(shape[2:4])
 
@@ -124,6 +119,10 @@ class Conv2D(Layer):
         return (input_shape[0], self.filters, h, w)
 
     def call(self, x):
+        if self.padding == "valid":
+            h, w = self._spatial(x.shape)
+            if h < self._span[0] or w < self._span[1]:
+                self._check_spatial(tuple(x.shape))
         channels_last = self.data_format == "channels_last"
         if channels_last:
             x = x.permute(0, 3, 1, 2)  # NHWC -> NCHW view, channels_last in memory
@@ -134,8 +133,6 @@ class Conv2D(Layer):
             native, explicit = pad_math.torch_padding(pads)
             if explicit is not None:
                 x = F.pad(x, explicit)
-        elif x.shape[-2] < self._span[0] or x.shape[-1] < self._span[1]:
-            self._check_spatial(self._nchw_to_own((None, None) + tuple(x.shape[-2:])))
         y = F.conv2d(x, self.weight, self.bias, self.strides, native, self.dilation_rate,
                      self.groups)
         if channels_last:

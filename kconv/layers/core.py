@@ -73,6 +73,9 @@ class Dropout(Layer):
             self._generators[device] = torch.Generator(device).manual_seed(self.seed)
         return self._generators[device]
 
+    def __getstate__(self):  # generators do not pickle; they are re-seeded on first use
+        return {**self.__dict__, "_generators": {}}
+
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
                 "seed": self.seed}

@@ -56,8 +56,8 @@ class Layer(nn.Module):
     """Base class of kconv layers.
 
     Subclasses implement ``build(input_shape)`` (create weights with :meth:`add_weight`),
-    ``call(x)`` and ``compute_output_shape(input_shape)``. Shapes exclude nothing: they are
-    full Keras shapes with ``None`` for the batch axis.
+    ``call(x)`` and ``compute_output_shape(input_shape)``. Shapes are Keras batch shapes:
+    the batch axis included, ``None`` where unknown.
 
     Args:
         activity_regularizer: penalty on the layer's output, divided by the batch size.

@@ -26,7 +26,8 @@ def every_layer_model(data_format="channels_last"):
 
 
 def _input(data_format):
-    return torch.randn(4, 13, 12, 3) if data_format == "channels_last" else torch.randn(4, 3, 13, 12)
+    shape = (4, 13, 12, 3) if data_format == "channels_last" else (4, 3, 13, 12)
+    return torch.randn(shape)
 
 
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])

@@ -1,3 +1,5 @@
+import pickle
+
 import keras
 import numpy as np
 import pytest
@@ -67,6 +69,8 @@ def test_dropout_noise_shape_and_seed():
     assert torch.equal(y, y[:, :1, :1, :].expand_as(y))  # one decision per (sample, channel)
     again = Dropout(0.5, noise_shape=(None, 1, 1, None), seed=3)(torch.ones(4, 5, 5, 8))
     assert torch.equal(y, again)
+    copy = pickle.loads(pickle.dumps(layer))  # a used generator does not block pickling
+    assert torch.equal(copy(torch.ones(4, 5, 5, 8)), y)
 
 
 @pytest.mark.parametrize("rate", [-0.1, 1.5])

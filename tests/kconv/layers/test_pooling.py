@@ -95,8 +95,9 @@ def test_default_strides_are_pool_size():
     assert AveragePooling2D((3, 2)).strides == (3, 2)
 
 
-@pytest.mark.parametrize("cls,k_cls", [(GlobalAveragePooling2D, keras.layers.GlobalAveragePooling2D),
-                                       (GlobalMaxPooling2D, keras.layers.GlobalMaxPooling2D)])
+@pytest.mark.parametrize("cls,k_cls", [
+    (GlobalAveragePooling2D, keras.layers.GlobalAveragePooling2D),
+    (GlobalMaxPooling2D, keras.layers.GlobalMaxPooling2D)])
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_global_pooling_matches_keras(cls, k_cls, data_format, keepdims):
