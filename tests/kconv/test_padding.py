@@ -14,8 +14,8 @@ def test_same_padding_matches_reference_table(n, k, s, d, pads):
     assert padding.same_padding(n, k, s, d) == pads
 
 
-@pytest.mark.parametrize("n,k,s,d", itertools.product(range(1, 13), range(1, 8), range(1, 4),
-                                                     range(1, 4)))
+@pytest.mark.parametrize("n,k,s,d", list(itertools.product(range(1, 13), range(1, 8),
+                                                          range(1, 4), range(1, 4))))
 def test_same_padding_gives_ceil_output_with_extra_pixel_at_end(n, k, s, d):
     before, after = padding.same_padding(n, k, s, d)
     assert 0 <= after - before <= 1
