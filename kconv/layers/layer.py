@@ -88,7 +88,7 @@ class Layer(nn.Module):
 
     # ----------------------------------------------------------------- weights
     def add_weight(self, name, keras_shape, initializer, *, regularizer=None, constraint=None,
-                   trainable=True, to_keras=identity, from_keras=identity, torch_shape=None):
+                   trainable=True, to_keras=identity, from_keras=identity):
         """Create a parameter (or, if not trainable, a buffer) initialized in Keras layout.
 
         ``to_keras``/``from_keras`` convert between the stored torch layout and Keras's; the

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from kconv import initializers
 from kconv.layers import Conv2D
 from tests.keras_oracle import assert_close, copy_from_keras, keras_call
 
@@ -202,3 +203,15 @@ def test_channels_first_follows_global_default(tmp_path, monkeypatch):
     kconv.config.set_image_data_format("channels_last")
     assert layer.data_format == "channels_first"  # resolved once, at construction
     assert layer(torch.zeros(1, 2, 5, 5)).shape == (1, 4, 3, 3)
+
+
+def test_reset_parameters_redraws_from_the_initializers():
+    layer = Conv2D(4, 3, kernel_initializer=initializers.HeNormal(seed=5),
+                   bias_initializer="ones")
+    layer.build_for((None, 6, 6, 2))
+    first = layer.weight.detach().clone()
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.bias.zero_()
+    layer.reset_parameters()
+    assert torch.equal(layer.weight, first) and torch.equal(layer.bias, torch.ones(4))
