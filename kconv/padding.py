@@ -48,3 +48,9 @@ def conv_output_shape(size, kernel_size, strides, padding, dilation_rate=(1, 1))
     """Spatial output size ``(H, W)`` of a convolution or pooling window."""
     return tuple(output_length(n, k, s, padding, d)
                  for n, k, s, d in zip(size, kernel_size, strides, dilation_rate))
+
+
+def same_conv_padding(size, kernel_size, strides, dilation_rate=(1, 1)):
+    """:func:`torch_padding` of :func:`same_padding_2d`: what a 'same' conv or pool passes
+    to torch for an input of spatial ``size``."""
+    return torch_padding(same_padding_2d(size, kernel_size, strides, dilation_rate))

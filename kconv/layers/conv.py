@@ -128,9 +128,8 @@ class Conv2D(Layer):
             x = x.permute(0, 3, 1, 2)  # NHWC -> NCHW view, channels_last in memory
         native, explicit = (0, 0), None
         if self.padding == "same":
-            pads = pad_math.same_padding_2d(x.shape[-2:], self.kernel_size, self.strides,
-                                            self.dilation_rate)
-            native, explicit = pad_math.torch_padding(pads)
+            native, explicit = pad_math.same_conv_padding(tuple(x.shape[-2:]), self.kernel_size,
+                                                          self.strides, self.dilation_rate)
             if explicit is not None:
                 x = F.pad(x, explicit)
         y = F.conv2d(x, self.weight, self.bias, self.strides, native, self.dilation_rate,

@@ -194,18 +194,20 @@ class Layer(nn.Module):
 
     def _check_shape(self, shape):
         """Keras's input-spec check: rank, then the axes pinned at build."""
-        prefix = f"Input 0 of layer '{self.name}' ({type(self).__name__}) is incompatible " \
-                 "with the layer:"
         if self.input_ndim is not None and len(shape) != self.input_ndim:
-            raise ValueError(f"{prefix} expected ndim={self.input_ndim}, found "
-                             f"ndim={len(shape)}. Full shape received: {shape}")
+            raise self._incompatible(f"expected ndim={self.input_ndim}, found "
+                                     f"ndim={len(shape)}. Full shape received: {shape}")
         if self.min_ndim is not None and len(shape) < self.min_ndim:
-            raise ValueError(f"{prefix} expected min_ndim={self.min_ndim}, found "
-                             f"ndim={len(shape)}. Full shape received: {shape}")
+            raise self._incompatible(f"expected min_ndim={self.min_ndim}, found "
+                                     f"ndim={len(shape)}. Full shape received: {shape}")
         for axis, size in self._input_axes.items():
             if shape[axis] != size:
-                raise ValueError(f"{prefix} expected axis {axis} of input shape to have value "
-                                 f"{size}, but received input with shape {shape}")
+                raise self._incompatible(f"expected axis {axis} of input shape to have value "
+                                         f"{size}, but received input with shape {shape}")
+
+    def _incompatible(self, detail):
+        return ValueError(f"Input 0 of layer '{self.name}' ({type(self).__name__}) is "
+                          f"incompatible with the layer: {detail}")
 
     # ----------------------------------------------------------------- calling
     def forward(self, x):

@@ -43,8 +43,7 @@ class _Pooling2D(Layer):
         if self.padding == "valid":
             return (0, 0), None
         # 'same' pads at most (k - 1) / 2 per side when symmetric: within torch's limit.
-        pads = pad_math.same_padding_2d(x.shape[-2:], self.pool_size, self.strides)
-        return pad_math.torch_padding(pads)
+        return pad_math.same_conv_padding(tuple(x.shape[-2:]), self.pool_size, self.strides)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "padding": self.padding,

@@ -47,3 +47,8 @@ def test_stridednet_sizes():
         size = padding.output_length(size, k, s, pad)
         sizes.append(size)
     assert sizes == [45, 45, 23, 23, 12, 12, 6]
+
+
+def test_same_conv_padding_combines_split_and_torch_form():
+    assert padding.same_conv_padding((12, 45), (3, 3), (2, 2)) == ((0, 0), (1, 1, 0, 1))
+    assert padding.same_conv_padding((45, 45), (3, 3), (2, 2)) == ((1, 1), None)
