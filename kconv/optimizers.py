@@ -1,0 +1,195 @@
+"""Keras 3 optimizers as ``torch.optim.Optimizer``s: Keras defaults and update formulas.
+
+- ``Adam``: Keras's epsilon-hat form, ``w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m /
+  (sqrt(v) + eps)`` with ``eps = 1e-7``.
+- ``RMSprop``: epsilon inside the square root, ``w -= lr * g / sqrt(v + eps)``; lr 1e-3,
+  rho 0.9.
+- ``SGD``: the learning rate lives inside the momentum buffer, ``m = mu * m - lr * g``.
+
+Every optimizer also takes Keras 2's legacy ``decay`` (per-step inverse time decay,
+``lr / (1 + decay * iterations)``, the first step undecayed) and Keras 3's decoupled
+``weight_decay`` (``w -= w * weight_decay * lr`` before the update). The iteration count is
+kept in each param group (``group["iterations"]``) so ``state_dict`` round-trips it; torch
+learning-rate schedulers act on ``group["lr"]`` as usual.
+
+Example:
+    >>> opt = kconv.optimizers.Adam(model.parameters(), learning_rate=1e-4, decay=1e-4 / 50)
+"""
+
+import math
+
+import torch
+
+from kconv.validation import check_choice, check_float
+
+__all__ = ["Adam", "RMSprop", "SGD", "get"]
+
+
+class KerasOptimizer(torch.optim.Optimizer):
+    """Shared step logic: collects parameters with gradients per group, applies legacy
+    decay and weight decay, then calls ``_update`` with flat lists (vectorized with
+    ``torch._foreach_*`` ops)."""
+
+    _state_names = ()
+
+    def __init__(self, params, learning_rate, decay, weight_decay, **defaults):
+        check_float("learning_rate", learning_rate, minimum=0.0)
+        check_float("decay", decay, minimum=0.0)
+        if weight_decay is not None:
+            check_float("weight_decay", weight_decay, minimum=0.0)
+        super().__init__(params, dict(lr=learning_rate, decay=decay,
+                                      weight_decay=weight_decay, iterations=0, **defaults))
+
+    def current_lr(self, group):
+        """The learning rate the next step uses (Keras evaluates decay before counting)."""
+        return group["lr"] / (1.0 + group["decay"] * group["iterations"])
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                lr = self.current_lr(group)
+                if group["weight_decay"]:
+                    torch._foreach_mul_(params, 1.0 - lr * group["weight_decay"])
+                grads = [p.grad for p in params]
+                slots = [[self._slot(p, name) for p in params] for name in self._state_names]
+                self._update(group, params, grads, lr, *slots)
+            group["iterations"] += 1
+        return loss
+
+    def _slot(self, param, name):
+        state = self.state[param]
+        if name not in state:
+            state[name] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        return state[name]
+
+    def _update(self, group, params, grads, lr, *slots):
+        raise NotImplementedError
+
+
+class Adam(KerasOptimizer):
+    """Keras's Adam.
+
+    Args:
+        params: parameters or param groups, as any torch optimizer.
+        learning_rate: default 0.001.
+        beta_1, beta_2: moment decay rates (0.9, 0.999).
+        epsilon: 1e-7, added to ``sqrt(v)`` after Keras's bias correction of the step size.
+        amsgrad: use the running maximum of ``v``.
+        weight_decay: decoupled weight decay (Keras 3), or None.
+        decay: Keras 2 legacy per-step inverse time decay of the learning rate.
+
+    Example:
+        >>> opt = Adam(model.parameters(), learning_rate=1e-4)
+    """
+
+    def __init__(self, params, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, weight_decay=None, decay=0.0):
+        for name, value in (("beta_1", beta_1), ("beta_2", beta_2)):
+            check_float(name, value, minimum=0.0, maximum=1.0)
+        check_float("epsilon", epsilon, minimum=0.0)
+        self._state_names = ("m", "v", "v_hat") if amsgrad else ("m", "v")
+        super().__init__(params, learning_rate, decay, weight_decay, beta_1=beta_1,
+                         beta_2=beta_2, epsilon=epsilon, amsgrad=bool(amsgrad))
+
+    def _update(self, group, params, grads, lr, ms, vs, v_hats=None):
+        b1, b2, t = group["beta_1"], group["beta_2"], group["iterations"] + 1
+        alpha = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        torch._foreach_lerp_(ms, grads, 1 - b1)  # m += (g - m) * (1 - b1)
+        torch._foreach_lerp_(vs, torch._foreach_mul(grads, grads), 1 - b2)
+        if v_hats is not None:
+            torch._foreach_maximum_(v_hats, vs)
+            vs = v_hats
+        denom = torch._foreach_sqrt(vs)
+        torch._foreach_add_(denom, group["epsilon"])
+        torch._foreach_addcdiv_(params, torch._foreach_mul(ms, alpha), denom, value=-1.0)
+
+
+class RMSprop(KerasOptimizer):
+    """Keras's RMSprop: ``v = rho * v + (1 - rho) * g^2``; ``w -= lr * g / sqrt(v + eps)``.
+
+    Args:
+        params: parameters or param groups.
+        learning_rate: default 0.001.
+        rho: discount of the squared-gradient average (0.9).
+        momentum: momentum on the increments (0.0); the buffer holds ``lr * g / ...``.
+        epsilon: 1e-7, inside the square root.
+        centered: divide by the estimated variance instead of the second moment.
+        weight_decay, decay: as in :class:`Adam`.
+    """
+
+    def __init__(self, params, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False, weight_decay=None, decay=0.0):
+        check_float("rho", rho, minimum=0.0, maximum=1.0)
+        check_float("momentum", momentum, minimum=0.0, maximum=1.0)
+        check_float("epsilon", epsilon, minimum=0.0)
+        self._state_names = ("v",) + (("momentum",) if momentum > 0 else ()) + (
+            ("average_grad",) if centered else ())
+        super().__init__(params, learning_rate, decay, weight_decay, rho=rho,
+                         momentum=momentum, epsilon=epsilon, centered=bool(centered))
+
+    def _update(self, group, params, grads, lr, vs, *extra):
+        rho, eps = group["rho"], group["epsilon"]
+        moms = extra[0] if group["momentum"] > 0 else None
+        averages = extra[-1] if group["centered"] else None
+        torch._foreach_mul_(vs, rho)
+        torch._foreach_addcmul_(vs, grads, grads, value=1 - rho)
+        if averages is not None:
+            torch._foreach_mul_(averages, rho)
+            torch._foreach_add_(averages, grads, alpha=1 - rho)
+            denom = torch._foreach_addcmul(vs, averages, averages, value=-1.0)
+        else:
+            denom = list(vs)
+        denom = torch._foreach_sqrt(torch._foreach_add(denom, eps))
+        increments = torch._foreach_div(torch._foreach_mul(grads, lr), denom)
+        if moms is not None:
+            torch._foreach_mul_(moms, group["momentum"])
+            torch._foreach_add_(moms, increments)
+            increments = moms
+        torch._foreach_sub_(params, increments)
+
+
+class SGD(KerasOptimizer):
+    """Keras's SGD: ``m = momentum * m - lr * g``; ``w += m`` (Nesterov:
+    ``w += momentum * m - lr * g``).
+
+    Args:
+        params: parameters or param groups.
+        learning_rate: default 0.01.
+        momentum: default 0.0.
+        nesterov: Nesterov momentum.
+        weight_decay, decay: as in :class:`Adam`.
+    """
+
+    def __init__(self, params, learning_rate=0.01, momentum=0.0, nesterov=False,
+                 weight_decay=None, decay=0.0):
+        check_float("momentum", momentum, minimum=0.0, maximum=1.0)
+        self._state_names = ("m",) if momentum else ()
+        super().__init__(params, learning_rate, decay, weight_decay, momentum=momentum,
+                         nesterov=bool(nesterov))
+
+    def _update(self, group, params, grads, lr, ms=None):
+        mu = group["momentum"]
+        if ms is None:
+            torch._foreach_add_(params, grads, alpha=-lr)
+            return
+        torch._foreach_mul_(ms, mu)
+        torch._foreach_add_(ms, grads, alpha=-lr)
+        if group["nesterov"]:
+            torch._foreach_add_(params, torch._foreach_mul(ms, mu))
+            torch._foreach_add_(params, grads, alpha=-lr)
+        else:
+            torch._foreach_add_(params, ms)
+
+
+_OPTIMIZERS = {"adam": Adam, "rmsprop": RMSprop, "sgd": SGD}
+
+
+def get(name):
+    """The optimizer class for a Keras name ('adam', 'rmsprop', 'sgd'; any case)."""
+    return _OPTIMIZERS[check_choice("optimizer", name, tuple(_OPTIMIZERS), lower=True)]
