@@ -31,3 +31,12 @@ def keras_call(keras_layer, x, training=False):
 def assert_close(actual, expected, atol=1e-5, rtol=1e-5):
     actual = actual.detach().cpu().numpy() if isinstance(actual, torch.Tensor) else actual
     np.testing.assert_allclose(actual, expected, atol=atol, rtol=rtol)
+
+
+def keras_model_like(model):
+    """The same Sequential built in Keras from each kconv layer's Keras config."""
+    layers = [keras.layers.deserialize({"module": "keras.layers",
+                                        "class_name": type(layer).__name__,
+                                        "config": layer.get_config()})
+              for layer in model.layers]
+    return keras.Sequential([keras.Input(model.input_spec_shape[1:])] + layers)

@@ -119,6 +119,10 @@ class Conv2D(Layer):
         return (input_shape[0], self.filters, h, w)
 
     def call(self, x):
+        return self.activation(self.pre_activation(x))
+
+    def pre_activation(self, x):
+        """The convolution output before the activation."""
         if self.padding == "valid":
             h, w = self._spatial(x.shape)
             if h < self._span[0] or w < self._span[1]:
@@ -134,9 +138,7 @@ class Conv2D(Layer):
                 x = F.pad(x, explicit)
         y = F.conv2d(x, self.weight, self.bias, self.strides, native, self.dilation_rate,
                      self.groups)
-        if channels_last:
-            y = y.permute(0, 2, 3, 1)
-        return self.activation(y)
+        return y.permute(0, 2, 3, 1) if channels_last else y
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,

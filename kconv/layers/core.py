@@ -22,6 +22,9 @@ class Activation(Layer):
         super().__init__(input_shape=input_shape, name=name, trainable=trainable)
         self.activation = activations.get(activation)
 
+    def pre_activation(self, x):
+        return x
+
     def call(self, x):
         return self.activation(x)
 

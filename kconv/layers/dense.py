@@ -62,8 +62,12 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
+    def pre_activation(self, x):
+        """The output before the activation (logits when the activation is softmax)."""
+        return F.linear(x, self.weight, self.bias)
+
     def call(self, x):
-        return self.activation(F.linear(x, self.weight, self.bias))
+        return self.activation(self.pre_activation(x))
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,

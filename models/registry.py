@@ -1,0 +1,41 @@
+"""The registry of networks: builders registered by name."""
+
+from kconv.validation import invalid_value
+
+_BUILDERS = {}
+
+
+def register(name):
+    """Decorator: register a keyword-only network builder under ``name``."""
+    def wrap(builder):
+        if name in _BUILDERS:
+            raise ValueError(f"a model named {name!r} is already registered")
+        _BUILDERS[name] = builder
+        return builder
+    return wrap
+
+
+def list_models():
+    """The registered names, sorted."""
+    return sorted(_BUILDERS)
+
+
+def get_model(name, **kwargs):
+    """Build the network registered as ``name`` with the builder's keyword arguments.
+
+    Raises:
+        ValueError: for an unknown name, listing the valid ones.
+
+    Example:
+        >>> model = get_model("mnist_cnn", classes=10)
+    """
+    if name not in _BUILDERS:
+        raise invalid_value("model", f"one of {tuple(list_models())}", name)
+    return _BUILDERS[name](**kwargs)
+
+
+def builder(name):
+    """The builder function registered as ``name``."""
+    if name not in _BUILDERS:
+        raise invalid_value("model", f"one of {tuple(list_models())}", name)
+    return _BUILDERS[name]
