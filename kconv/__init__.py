@@ -13,11 +13,12 @@ from kconv import (activations, config, constraints, initializers, layers, optim
 from kconv.constraints import apply_constraints, attach_constraints
 from kconv.layers import Input
 from kconv.naming import clear_session
+from kconv.receptive_field import receptive_field
 from kconv.sequential import Sequential
 
 __version__ = "0.1.0"
 
 __all__ = ["activations", "config", "constraints", "initializers", "layers", "optimizers",
            "padding",
-           "regularizers", "summary", "Sequential", "Input", "apply_constraints", "attach_constraints",
+           "regularizers", "summary", "Sequential", "Input", "apply_constraints", "attach_constraints", "receptive_field",
            "clear_session", "__version__"]

@@ -82,9 +82,17 @@ class Sequential(Layer):
             x = layer(x)
         return x
 
-    def summary(self, line_length=88, print_fn=None, return_string=False):
-        """Print Keras's summary table (or return it as text with ``return_string``)."""
-        text = summary_lib.render(self, line_length=line_length)
+    def summary(self, line_length=None, print_fn=None, return_string=False,
+                receptive_field=False):
+        """Print Keras's summary table (or return it as text with ``return_string``).
+
+        With ``receptive_field=True`` three columns are added per layer: the receptive field
+        of one output unit, its jump (effective stride) and the share of the input it sees.
+        """
+        if receptive_field:
+            text = summary_lib.render_with_receptive_field(self, line_length or 120)
+        else:
+            text = summary_lib.render(self, line_length=line_length or 88)
         if return_string:
             return text
         (print_fn or print)(text)

@@ -1,5 +1,7 @@
 """Keras's ``model.summary()`` table, rendered as plain text (no rich dependency)."""
 
+from kconv.receptive_field import receptive_field
+
 _POSITIONS = (0.45, 0.80, 1.0)
 
 
@@ -85,3 +87,16 @@ def render(model, line_length=88, positions=_POSITIONS, header=("Layer (type)", 
               f" Non-trainable params: {frozen:,} ({readable_size(frozen_bytes)})"]
     return "\n".join(lines)
 
+
+
+def render_with_receptive_field(model, line_length=120):
+    """The summary table plus receptive field, jump and coverage columns."""
+    fields = {row.name: row for row in receptive_field(model)}
+    columns = (lambda layer: "{}x{}".format(*fields[layer.name].size),
+               lambda layer: "{}x{}".format(*fields[layer.name].jump),
+               lambda layer: f"{fields[layer.name].coverage:.1f} %")
+    return render(model, line_length, positions=(0.3, 0.53, 0.65, 0.78, 0.88, 1.0),
+                  header=("Layer (type)", "Output Shape", "Param #", "Receptive field", "Jump",
+                          "Coverage"),
+                  rows=layer_rows(model, columns),
+                  align=("left", "left", "right", "right", "right", "right"))
