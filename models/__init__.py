@@ -11,5 +11,8 @@ Example:
 from models import cifar, mnist, stridednet  # noqa: F401  (registers the builders)
 from models.common import logits
 from models.registry import builder, get_model, list_models, register
+from models.report import classification_report
+from models.system import ClassifierSystem
 
-__all__ = ["get_model", "list_models", "register", "builder", "logits"]
+__all__ = ["get_model", "list_models", "register", "builder", "logits", "ClassifierSystem",
+           "classification_report"]

@@ -1,0 +1,107 @@
+"""One LightningModule that trains any registered network the Keras way."""
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import MulticlassAccuracy, MulticlassStatScores
+
+import kconv
+from models.common import logits
+from models.registry import get_model
+from models.report import classification_report
+
+STAGES = ("train", "val", "test")
+
+
+class ClassifierSystem(L.LightningModule):
+    """A registered network with Keras's training recipe.
+
+    Loss: categorical cross-entropy computed from the logits before the network's final
+    softmax (numerically stable), plus the network's Keras ``losses`` (weight and activity
+    regularization). Accuracy is tracked per stage; testing also builds a classification
+    report (``self.test_report``). Constraints run after every optimizer step. Batches are
+    ``(images, labels)`` with integer labels; uint8 images are scaled to [0, 1], and
+    (N, H, W, C) batches are laid out for a channels_first network.
+
+    Args:
+        model: a registered network name (``models.list_models()``).
+        model_kwargs: keyword arguments of its builder (plain values, so checkpoints load
+            with ``weights_only=True``; regularizers as Keras config dicts).
+        optimizer: 'adam', 'rmsprop' or 'sgd' (Keras update formulas, kconv.optimizers).
+        optimizer_kwargs: Keras-named optimizer arguments, e.g. ``learning_rate``, ``decay``.
+        class_names: optional names for the report.
+
+    Example:
+        >>> system = ClassifierSystem("mnist_cnn", optimizer="rmsprop")
+        >>> lightning.Trainer(max_epochs=5).fit(system, train_loader, val_loader)
+    """
+
+    def __init__(self, model="mnist_cnn", model_kwargs=None, optimizer="rmsprop",
+                 optimizer_kwargs=None, class_names=None):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = get_model(model, **(model_kwargs or {}))
+        self.optimizer_class = kconv.optimizers.get(optimizer)
+        self.num_classes = self.model.output_shape[-1]
+        self.accuracy = torch.nn.ModuleDict(
+            {f"{stage}_acc": MulticlassAccuracy(self.num_classes, average="micro")
+             for stage in STAGES})
+        self.test_stats = MulticlassStatScores(self.num_classes, average=None)
+        self.test_report = None
+
+    @property
+    def channels_first(self):
+        return getattr(self.model.layers[0], "data_format", None) == "channels_first"
+
+    def prepare(self, x):
+        """uint8 images -> float in [0, 1], in the network's data format."""
+        if x.dtype == torch.uint8:
+            x = x.float().div_(255)
+        if self.channels_first and x.ndim == 4:
+            x = x.permute(0, 3, 1, 2)
+        return x
+
+    def forward(self, x):
+        """Class probabilities, as the Keras model returns them."""
+        return self.model(self.prepare(x))
+
+    def _step(self, batch, stage):
+        x, y = batch
+        out = logits(self.model, self.prepare(x))
+        loss = F.cross_entropy(out, y)
+        penalty = sum(self.model.losses, torch.zeros((), device=out.device))
+        accuracy = self.accuracy[f"{stage}_acc"]
+        accuracy(out, y)
+        on_step = stage == "train"
+        self.log(f"{stage}_loss", loss + penalty, on_step=on_step, on_epoch=True,
+                 prog_bar=True, batch_size=len(y))
+        self.log(f"{stage}_acc", accuracy, on_step=False, on_epoch=True,
+                 prog_bar=True, batch_size=len(y))
+        return loss + penalty, out, y
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")[0]
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        _, out, y = self._step(batch, "test")
+        self.test_stats.update(out, y)
+
+    def on_test_epoch_start(self):
+        self.test_stats.reset()
+
+    def on_test_epoch_end(self):
+        tp, fp, _, fn, _ = self.test_stats.compute().T.tolist()
+        self.test_report = classification_report(tp, fp, fn, self.hparams.class_names)
+
+    def predict_step(self, batch, batch_idx):
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        return self(x)
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_class(self.model.parameters(),
+                                         **(self.hparams.optimizer_kwargs or {}))
+        kconv.attach_constraints(optimizer, self.model)
+        return optimizer
