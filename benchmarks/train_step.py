@@ -1,0 +1,158 @@
+"""Training-step throughput (images/s) of StridedNet (96x96x3, batch 32) and the MNIST CNN
+(batch 64): kconv (through ``models``) vs the same networks hand-written in plain torch
+(channels_last memory, the same TF padding, BN epsilon/momentum and l2 penalty) and vs Keras
+3 (torch backend, ``train_on_batch``), printed as ratios from one run. Target kconv/torch
+>= 1.0.
+
+Run: python benchmarks/train_step.py [--rounds 5] [--steps 3] [--no-keras]
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+import kconv  # noqa: E402
+import models  # noqa: E402
+
+
+class TorchStridedNet(nn.Module):
+    """StridedNet in plain torch; input NCHW in channels_last memory, 96x96."""
+
+    def __init__(self, classes):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 7, stride=2)
+        blocks, cin = [], 16
+        for f in (32, 64, 128):
+            blocks += [nn.Conv2d(cin, f, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(f, 1e-3, 0.01),
+                       nn.Conv2d(f, f, 3, stride=2), nn.ReLU(), nn.BatchNorm2d(f, 1e-3, 0.01),
+                       nn.Dropout(0.25)]
+            cin = f
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(4608, 512), nn.ReLU(),
+                                  nn.BatchNorm1d(512, 1e-3, 0.01), nn.Dropout(0.5),
+                                  nn.Linear(512, classes))
+
+    def forward(self, x):
+        x = self.conv1(x)
+        for layer in self.blocks:
+            if isinstance(layer, nn.Conv2d) and layer.stride == (2, 2):
+                # TF 'same' for stride 2: (1, 1) at 45 and 23, (0, 1) at 12.
+                x = F.pad(x, (1, 1, 1, 1) if x.shape[-1] % 2 else (0, 1, 0, 1))
+            x = layer(x)
+        return self.head(x.permute(0, 2, 3, 1))  # flatten in (H, W, C) order like Keras
+
+    def penalty(self):
+        convs = [self.conv1] + [m for m in self.blocks if isinstance(m, nn.Conv2d)]
+        return 0.0005 * sum(m.weight.square().sum() for m in convs)
+
+
+class TorchMnistCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Conv2d(64, 64, 3), nn.ReLU())
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10))
+
+    def forward(self, x):
+        return self.head(self.body(x).permute(0, 2, 3, 1))
+
+    def penalty(self):
+        return 0.0
+
+
+def kconv_step(model, optimizer):
+    def step(x_nhwc, x_nchw, y):
+        loss = F.cross_entropy(models.logits(model, x_nhwc), y) + sum(model.losses, 0.0)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def torch_step(model, optimizer):
+    def step(x_nhwc, x_nchw, y):
+        loss = F.cross_entropy(model(x_nchw), y) + model.penalty()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def keras_step(kconv_model, optimizer):
+    """The same network rebuilt in Keras from the kconv layers' Keras configs."""
+    from tests.keras_oracle import keras_model_like  # imports keras (the torch backend)
+
+    k_model = keras_model_like(kconv_model)
+    k_model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+
+    def step(x_nhwc, x_nchw, y):
+        k_model.train_on_batch(x_nhwc, y)
+    return step
+
+
+def measure(contenders, batch, rounds, steps):
+    x, y = batch
+    for fn in contenders.values():
+        for _ in range(2):
+            fn(*x, y)
+    samples = {key: [] for key in contenders}
+    for _ in range(rounds):
+        for key, fn in contenders.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                fn(*x, y)
+            samples[key].append((time.perf_counter() - start) / steps)
+    return {key: len(y) / statistics.median(v) for key, v in samples.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--no-keras", action="store_true")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    print(f"torch={torch.__version__} threads={torch.get_num_threads()} (CPU, fp32)")
+    header = f"{'network':<12} {'kconv img/s':>12} {'torch img/s':>12} {'keras img/s':>12} " \
+             f"{'kconv/torch':>12} {'kconv/keras':>12}"
+    print(header)
+    print("-" * len(header))
+    setups = [
+        ("stridednet", 32, (96, 96, 3), 4, lambda: TorchStridedNet(4),
+         lambda p: kconv.optimizers.Adam(p, learning_rate=1e-4),
+         lambda p: torch.optim.Adam(p, lr=1e-4, eps=1e-7), "adam"),
+        ("mnist_cnn", 64, (28, 28, 1), 10, TorchMnistCNN,
+         lambda p: kconv.optimizers.RMSprop(p),
+         lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-7), "rmsprop"),
+    ]
+    for name, n, shape, classes, torch_net, k_opt, t_opt, keras_opt in setups:
+        net = models.get_model(name, classes=classes, input_shape=shape)
+        ref = torch_net().to(memory_format=torch.channels_last)
+        x_nhwc = torch.rand((n,) + shape)
+        x_nchw = x_nhwc.permute(0, 3, 1, 2)  # channels_last memory, no copy
+        y = torch.randint(0, classes, (n,))
+        contenders = {"kconv": kconv_step(net, k_opt(net.parameters())),
+                      "torch": torch_step(ref, t_opt(ref.parameters()))}
+        if not args.no_keras:
+            contenders["keras"] = keras_step(net, keras_opt)
+        rate = measure(contenders, ((x_nhwc, x_nchw), y), args.rounds, args.steps)
+        keras_rate = rate.get("keras")
+        print(f"{name:<12} {rate['kconv']:12.1f} {rate['torch']:12.1f} "
+              f"{keras_rate if keras_rate else float('nan'):12.1f} "
+              f"{rate['kconv'] / rate['torch']:12.3f} "
+              f"{rate['kconv'] / keras_rate if keras_rate else float('nan'):12.2f}")
+
+
+if __name__ == "__main__":
+    main()
