@@ -8,8 +8,8 @@ Example:
     >>> model.summary()
 """
 
-from kconv import (activations, config, constraints, initializers, layers, optimizers, padding,
-                   regularizers, summary)
+from kconv import (activations, augmentation, config, constraints, datasets, initializers, layers,
+                   optimizers, padding, regularizers, summary)
 from kconv.constraints import apply_constraints, attach_constraints
 from kconv.layers import Input
 from kconv.naming import clear_session
@@ -18,7 +18,7 @@ from kconv.sequential import Sequential
 
 __version__ = "0.1.0"
 
-__all__ = ["activations", "config", "constraints", "initializers", "layers", "optimizers",
-           "padding",
-           "regularizers", "summary", "Sequential", "Input", "apply_constraints", "attach_constraints", "receptive_field",
-           "clear_session", "__version__"]
+__all__ = ["activations", "augmentation", "config", "constraints", "datasets", "initializers",
+           "layers", "optimizers", "padding", "regularizers", "summary", "Sequential", "Input",
+           "apply_constraints", "attach_constraints", "receptive_field", "clear_session",
+           "__version__"]

@@ -34,7 +34,8 @@ def load_idx(path):
     if len(data) != expected:
         raise ValueError(f"Truncated idx file {path}: expected {expected} bytes for shape "
                          f"{shape}, found {len(data)}")
-    return torch.from_numpy(np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape).copy())
+    array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+    return torch.from_numpy(array.copy())
 
 
 def _find(folder, stem):
