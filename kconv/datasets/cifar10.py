@@ -1,0 +1,101 @@
+"""CIFAR-10 from the standard python-batches folder (``cifar-10-batches-py``).
+
+The batches are Python pickles; they are read with an unpickler that only rebuilds plain
+containers and NumPy arrays, so a tampered file cannot run code.
+"""
+
+import io
+import os
+import pickle
+import tarfile
+import urllib.request
+
+import numpy as np
+import torch
+
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+FOLDER = "cifar-10-batches-py"
+TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_FILE = "test_batch"
+META_FILE = "batches.meta"
+_ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "scalar"), ("_codecs", "encode"),
+            ("builtins", "bytearray")}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch")
+
+
+def _load_batch(path):
+    try:
+        with open(path, "rb") as f:
+            batch = _SafeUnpickler(io.BytesIO(f.read()), encoding="bytes").load()
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"Cannot read CIFAR-10 batch {path}: {e}") from None
+    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+        raise ValueError(f"Cannot read CIFAR-10 batch {path}: expected (N, 3072) data and N "
+                         f"labels, found {data.shape} and {labels.shape}")
+    # Rows are channel-planar (R, G, B planes of 32x32): to (N, 32, 32, 3).
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+
+
+def _resolve(path):
+    path = os.fspath(path)
+    return path if os.path.basename(os.path.normpath(path)) == FOLDER or not os.path.isdir(
+        os.path.join(path, FOLDER)) else os.path.join(path, FOLDER)
+
+
+def download(root, url=URL):
+    """Fetch and unpack the official archive into ``root`` (needs network access)."""
+    os.makedirs(root, exist_ok=True)
+    archive = os.path.join(root, "cifar-10-python.tar.gz")
+    tmp = archive + ".part"
+    urllib.request.urlretrieve(url, tmp)
+    os.replace(tmp, archive)
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(root, filter="data")  # rejects members outside root
+    return os.path.join(root, FOLDER)
+
+
+def load_data(path, download_if_missing=False):
+    """``((x_train, y_train), (x_test, y_test), class_names)``: uint8 (N, 32, 32, 3) images
+    and int64 labels.
+
+    Args:
+        path: the ``cifar-10-batches-py`` folder, or a folder containing it.
+        download_if_missing: fetch the official archive into ``path`` when the files are not
+            there (needs network access).
+
+    Raises:
+        FileNotFoundError: the files are missing; the message says where to put them.
+    """
+    folder = _resolve(path)
+    missing = [name for name in TRAIN_FILES + (TEST_FILE,)
+               if not os.path.isfile(os.path.join(folder, name))]
+    if missing and download_if_missing:
+        folder = download(os.fspath(path))
+        missing = []
+    if missing:
+        raise FileNotFoundError(
+            f"CIFAR-10 files not found in {folder} (missing: {', '.join(missing)}). Download "
+            f"{URL} and unpack it so that {os.path.join(os.fspath(path), FOLDER)} holds "
+            f"data_batch_1..5, test_batch and batches.meta.")
+    train = [_load_batch(os.path.join(folder, name)) for name in TRAIN_FILES]
+    x_test, y_test = _load_batch(os.path.join(folder, TEST_FILE))
+    names = [f"class_{i}" for i in range(10)]
+    meta = os.path.join(folder, META_FILE)
+    if os.path.isfile(meta):
+        with open(meta, "rb") as f:
+            raw = _SafeUnpickler(f, encoding="bytes").load()
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in raw[b"label_names"]]
+    x_train = np.concatenate([x for x, _ in train])
+    y_train = np.concatenate([y for _, y in train])
+    return ((torch.from_numpy(x_train), torch.from_numpy(y_train)),
+            (torch.from_numpy(x_test), torch.from_numpy(y_test)), names)
