@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy, MulticlassStatScores
 
 import kconv
+from kconv.augmentation import ImageAugmentation
 from models.common import logits
 from models.registry import get_model
 from models.report import classification_report
@@ -30,6 +31,8 @@ class ClassifierSystem(L.LightningModule):
         optimizer: 'adam', 'rmsprop' or 'sgd' (Keras update formulas, kconv.optimizers).
         optimizer_kwargs: Keras-named optimizer arguments, e.g. ``learning_rate``, ``decay``.
         class_names: optional names for the report.
+        augment: optional ``kconv.augmentation.ImageAugmentation`` arguments; training
+            batches are augmented on their device after scaling.
 
     Example:
         >>> system = ClassifierSystem("mnist_cnn", optimizer="rmsprop")
@@ -37,10 +40,12 @@ class ClassifierSystem(L.LightningModule):
     """
 
     def __init__(self, model="mnist_cnn", model_kwargs=None, optimizer="rmsprop",
-                 optimizer_kwargs=None, class_names=None):
+                 optimizer_kwargs=None, class_names=None, augment=None):
         super().__init__()
         self.save_hyperparameters()
         self.model = get_model(model, **(model_kwargs or {}))
+        data_format = "channels_first" if self.channels_first else "channels_last"
+        self.augment = ImageAugmentation(**augment, data_format=data_format) if augment else None
         self.optimizer_class = kconv.optimizers.get(optimizer)
         self.num_classes = self.model.output_shape[-1]
         self.accuracy = torch.nn.ModuleDict(
@@ -67,7 +72,10 @@ class ClassifierSystem(L.LightningModule):
 
     def _step(self, batch, stage):
         x, y = batch
-        out = logits(self.model, self.prepare(x))
+        x = self.prepare(x)
+        if stage == "train" and self.augment is not None:
+            x = self.augment(x)
+        out = logits(self.model, x)
         loss = F.cross_entropy(out, y)
         penalty = sum(self.model.losses, torch.zeros((), device=out.device))
         accuracy = self.accuracy[f"{stage}_acc"]

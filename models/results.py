@@ -1,0 +1,89 @@
+"""Results of a run written atomically: text, JSON, CSV, the report and the plot."""
+
+import csv
+import io
+import json
+import os
+import tempfile
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never
+    see a half-written file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide results from others
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path, text):
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path, obj):
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_csv(path, rows, columns):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def report_text(report, digits=2):
+    """scikit-learn's ``classification_report`` layout for a report dict."""
+    names = [k for k in report if k not in ("accuracy", "macro avg", "weighted avg")]
+    width = max([len(n) for n in names] + [len("weighted avg")])
+    head = " " * width + "".join(f"{h:>10}" for h in ("precision", "recall", "f1-score",
+                                                      "support"))
+    lines = [head, ""]
+    for name in names + [None, "accuracy", "macro avg", "weighted avg"]:
+        if name is None:
+            lines.append("")
+            continue
+        if name == "accuracy":
+            total = report["weighted avg"]["support"]
+            lines.append(f"{name:>{width}}" + " " * 20 + f"{report[name]:>10.{digits}f}"
+                         f"{total:>10}")
+            continue
+        r = report[name]
+        lines.append(f"{name:>{width}}{r['precision']:>10.{digits}f}{r['recall']:>10.{digits}f}"
+                     f"{r['f1-score']:>10.{digits}f}{r['support']:>10}")
+    return "\n".join(lines) + "\n"
+
+
+def save_plot(path, history):
+    """The tutorial's plot: train/val loss and accuracy per epoch, ggplot style."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    epochs = [row["epoch"] for row in history]
+    with plt.style.context("ggplot"):
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for key in ("train_loss", "val_loss", "train_acc", "val_acc"):
+            values = [row.get(key) for row in history]
+            if any(v is not None for v in values):
+                ax.plot(epochs, values, label=key, marker="o" if len(epochs) < 3 else None)
+        ax.set_title("Training Loss and Accuracy")
+        ax.set_xlabel("Epoch #")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_ylabel("Loss/Accuracy")
+        ax.legend(loc="lower left")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())

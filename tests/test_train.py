@@ -1,0 +1,175 @@
+"""train.py end to end: tiny generated folders, fake data, real MNIST, resume, DDP, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import train
+from tests.kconv.test_datasets import write_folder
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args, cwd, timeout=300):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": ROOT})
+
+
+def test_folder_dataset_end_to_end(tmp_path):
+    data = write_folder(tmp_path / "images", counts={"cats": 6, "dogs": 6, "owls": 6})
+    out = tmp_path / "run"
+    result = run_cli("--dataset", str(data), "--image-size", "32", "--epochs", "2",
+                     "--batch-size", "4", "--test-size", "0.34", "--out-dir", str(out),
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "18 images in 3 classes: cats 6, dogs 6, owls 6" in result.stderr
+    assert "skipped 2 unreadable or non-image files (first: broken.jpg, notes.txt)" in \
+        result.stderr
+    assert sorted(os.listdir(out)) == ["checkpoints", "config.json", "metrics.csv", "plot.png",
+                                      "report.json", "report.txt"]
+    assert sorted(os.listdir(out / "checkpoints")) == ["best.ckpt", "last.ckpt"]
+    report = json.loads((out / "report.json").read_text())
+    assert set(report) == {"cats", "dogs", "owls", "accuracy", "macro avg", "weighted avg"}
+    assert report["weighted avg"]["support"] == 6
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert rows[0] == "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds"
+    assert len(rows) == 3
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == "stridednet" and config["optimizer"] == "adam"
+    assert config["decay"] == pytest.approx(1e-4 / 2) and config["augmentation"]["shear_range"]
+    assert "precision    recall  f1-score   support" in (out / "report.txt").read_text()
+    assert (out / "plot.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fake_dataset_in_process(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    system = train.main(["--dataset", "fake", "--epochs", "2", "--seed", "1"])
+    assert system.test_report["accuracy"] > 0.9  # the fake classes are easy
+    assert (tmp_path / "runs" / "fake" / "report.json").exists()
+
+
+def test_fast_dev_run_on_real_mnist_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    train.main(["--fast-dev-run"])
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bf16_mixed_on_cpu(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    system = train.main(["--dataset", "fake", "--epochs", "1", "--precision", "bf16-mixed",
+                         "--out-dir", "bf16"])
+    assert system.test_report["accuracy"] > 0.5
+
+
+def _final_weights(out):
+    state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    return state
+
+
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
+    args = ["--dataset", "fake", "--model", "cifar_ex1", "--epochs", "4", "--batch-size", "8",
+            "--seed", "3"]
+    full = run_cli(*args, "--out-dir", "full", cwd=tmp_path)
+    assert full.returncode == 0, full.stderr
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *args,
+                             "--out-dir", str(killed)], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+    deadline = time.time() + 240
+    while not (killed / "checkpoints" / "last.ckpt").exists() and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # into the next epoch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "report.json").exists(), "the run finished before it was killed"
+    resumed = run_cli(*args, "--out-dir", str(killed), "--resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = _final_weights(tmp_path / "full"), _final_weights(killed)
+    for key in a:
+        assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
+    rows = (killed / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4"]
+
+
+def test_ddp_with_two_cpu_processes_writes_one_set_of_results(tmp_path):
+    result = run_cli("--dataset", "fake", "--epochs", "1", "--accelerator", "cpu",
+                     "--devices", "2", "--strategy", "ddp", "--out-dir", "ddp", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "ddp"
+    assert sorted(os.listdir(out)) == ["checkpoints", "config.json", "metrics.csv", "plot.png",
+                                      "report.json", "report.txt"]
+    assert len((out / "metrics.csv").read_text().splitlines()) == 2
+    report = json.loads((out / "report.json").read_text())
+    assert report["weighted avg"]["support"] == 64  # the whole test set, gathered
+
+
+# ----------------------------------------------------------------------------- bad input
+BAD = [
+    (["--dataset", "nowhere"], "dataset folder not found: nowhere"),
+    (["--dataset", "EMPTY"], "No class sub-folders in"),
+    (["--dataset", "IMAGES", "--classes", "cats,birds"], "Unknown classes ['birds']"),
+    (["--dataset", "IMAGES", "--classes", "cats"], "expected at least two comma-separated"),
+    (["--dataset", "mnist", "--classes", "1,x"], "Unknown classes ['x']; the dataset has: 0, 1"),
+    (["--model", "resnet"], "argument --model: invalid choice: 'resnet'"),
+    (["--epochs", "0"], "argument --epochs: expected a positive integer, got '0'"),
+    (["--epochs", "two"], "argument --epochs: expected a positive integer, got 'two'"),
+    (["--batch-size", "-4"], "argument --batch-size: expected a positive integer, got '-4'"),
+    (["--lr", "-1"], "argument --lr: expected a non-negative number, got '-1'"),
+    (["--lr", "fast"], "argument --lr: expected a number, got 'fast'"),
+    (["--decay", "nan"], "argument --decay: expected a non-negative number, got 'nan'"),
+    (["--image-size", "0"], "argument --image-size: expected N or HxW with positive sizes"),
+    (["--image-size", "big"], "argument --image-size: expected N or HxW, got 'big'"),
+    (["--dataset", "IMAGES", "--image-size", "6"],
+     "images of 6x6 are too small for stridednet"),
+    (["--dataset", "fake", "--model", "lenet", "--image-size", "8"],
+     "images of 8x8 are too small for lenet"),
+    (["--dataset", "IMAGES", "--test-size", "0"], "--test-size 0.0 leaves an empty split"),
+    (["--dataset", "IMAGES", "--test-size", "1.5"],
+     "Invalid value for argument `test_size`: expected a number in [0.0, 1.0]"),
+    (["--optimizer", "adagrad"], "argument --optimizer: invalid choice: 'adagrad'"),
+    (["--precision", "8-bit"], "argument --precision: invalid choice: '8-bit'"),
+    (["--data-format", "NHWC"], "argument --data-format: invalid choice: 'NHWC'"),
+    (["--devices", "0"], "argument --devices: expected a positive integer, got '0'"),
+    (["--num-nodes", "0"], "argument --num-nodes: expected a positive integer, got '0'"),
+    (["--accelerator", "tpu"], "argument --accelerator: invalid choice: 'tpu'"),
+    pytest.param(["--dataset", "fake", "--accelerator", "gpu"],
+                 "--accelerator gpu: no CUDA GPU is available on this machine",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has a GPU")),
+    (["--dataset", "fake", "--strategy", "bogus"], "You selected an invalid strategy name"),
+    (["--dataset", "fake", "--resume"], "--resume: no checkpoint at"),
+    (["--dataset", "cifar10"], "CIFAR-10 files not found in"),
+    (["--unknown-flag"], "unrecognized arguments: --unknown-flag"),
+]
+
+
+@pytest.mark.parametrize("argv,message", BAD)
+def test_bad_input_is_one_clear_line_and_writes_nothing(argv, message, tmp_path, monkeypatch,
+                                                        capsys):
+    monkeypatch.chdir(tmp_path)
+    write_folder(tmp_path / "IMAGES")
+    (tmp_path / "EMPTY").mkdir()
+    monkeypatch.setenv("KCONV_CIFAR10", str(tmp_path / "no-cifar"))
+    with pytest.raises(SystemExit) as info:
+        train.main(argv + ["--out-dir", "out"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("train.py: error: ") and message in err[-1], err
+    assert "Traceback" not in "\n".join(err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_shows_groups_and_defaults(capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--help"])
+    text = capsys.readouterr().out
+    for fragment in ("data:", "model and training:", "hardware:", "(default: mnist)",
+                     "--fast-dev-run", "python train.py --resume"):
+        assert fragment in text

@@ -1,0 +1,269 @@
+"""Train the tutorials' networks from the command line, the Keras way.
+
+Examples:
+    python train.py                                   # MNIST CNN on the embedded MNIST, 5 epochs
+    python train.py --dataset path/to/101_ObjectCategories --plot plot.png   # StridedNet tutorial
+    python train.py --dataset cifar10 --model cifar_ex7 --epochs 30
+    python train.py --dataset fake --epochs 2 --fast-dev-run
+    python train.py --resume                          # continue the run in --out-dir
+    python train.py --devices 2 --strategy ddp --accelerator cpu
+
+Results go to --out-dir: metrics.csv, report.txt, report.json, plot.png, config.json and
+checkpoints/{last,best}.ckpt. Every file is written atomically.
+"""
+
+import argparse
+import os
+import sys
+import warnings
+
+import lightning as L
+import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+import models
+from models.callbacks import EpochSeed, History
+from models.data import BUILTIN, load_dataset, make_loader
+from models.results import atomic_write_json, atomic_write_text, report_text
+
+# Lightning's own use of a deprecated torch API; nothing a user can act on.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+# The recipes of SEED_RECIPES.md; flags left unset take these values.
+RECIPES = {
+    "mnist": dict(model="mnist_cnn", epochs=5, batch_size=64, optimizer="rmsprop", lr=1e-3,
+                  decay=0.0, augment=False, image_size=None),
+    "cifar10": dict(model="cifar_ex1", epochs=10, batch_size=32, optimizer="rmsprop", lr=1e-4,
+                    decay=1e-6, augment=True, image_size=None),
+    "fake": dict(model="mnist_cnn", epochs=2, batch_size=32, optimizer="adam", lr=1e-3,
+                 decay=0.0, augment=False, image_size=(32, 32)),
+    "folder": dict(model="stridednet", epochs=50, batch_size=32, optimizer="adam", lr=1e-4,
+                   decay="lr/epochs", augment=True, image_size=(96, 96)),
+}
+AUGMENTATION = {
+    "cifar10": dict(width_shift_range=0.1, height_shift_range=0.1, horizontal_flip=True),
+    "folder": dict(rotation_range=20, zoom_range=0.15, width_shift_range=0.2,
+                   height_shift_range=0.2, shear_range=0.15, horizontal_flip=True,
+                   fill_mode="nearest"),
+}
+
+
+class UserError(Exception):
+    """A mistake in the command line or the data: reported in one line, no traceback."""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                    argparse.RawDescriptionHelpFormatter):
+    """Defaults shown, examples kept as written."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UserError(message)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
+    return value
+
+
+def _image_size(text):
+    parts = text.lower().replace("x", ",").split(",")
+    try:
+        size = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or HxW, got {text!r}") from None
+    if len(size) == 1:
+        size = size * 2
+    if len(size) != 2 or min(size) < 1:
+        raise argparse.ArgumentTypeError(f"expected N or HxW with positive sizes, got {text!r}")
+    return size
+
+
+def _devices(text):
+    return text if text == "auto" else _positive_int(text)
+
+
+def _classes(text):
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    if len(names) < 2:
+        raise argparse.ArgumentTypeError(f"expected at least two comma-separated class names, "
+                                         f"got {text!r}")
+    return names
+
+
+def build_parser():
+    parser = Parser(prog="train.py", description=__doc__.split("\n\n")[0],
+                    epilog=__doc__.split("\n\n", 1)[1],
+                    formatter_class=lambda prog: HelpFormatter(prog, max_help_position=32))
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", default="mnist",
+                      help="mnist, cifar10 (files under $KCONV_CIFAR10 or data/cifar10), fake, "
+                           "or a folder of class sub-folders")
+    data.add_argument("--classes", type=_classes,
+                      help="comma-separated class names to keep (a CALTECH-101 folder defaults "
+                           "to the tutorial's Faces,Leopards,Motorbikes,airplanes)")
+    data.add_argument("--image-size", type=_image_size,
+                      help="resize to N or HxW (default per dataset: 96 for folders)")
+    data.add_argument("--test-size", type=_non_negative_float, default=0.25,
+                      help="test share of a folder dataset (stratified)")
+    data.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                      help="ImageDataGenerator augmentation (default per dataset: folders and "
+                           "cifar10 on, mnist off)")
+    data.add_argument("--seed", type=int, default=42, help="seed of the split and training")
+    train = parser.add_argument_group("model and training")
+    train.add_argument("--model", choices=models.list_models(),
+                       help="network (default per dataset: mnist_cnn, cifar_ex1, stridednet)")
+    train.add_argument("--epochs", type=_positive_int, help="epochs (default per dataset)")
+    train.add_argument("--batch-size", type=_positive_int, help="batch size (default per "
+                                                                 "dataset)")
+    train.add_argument("--optimizer", choices=("adam", "rmsprop", "sgd"),
+                       help="Keras optimizer (default per dataset)")
+    train.add_argument("--lr", type=_non_negative_float, help="learning rate (default per "
+                                                               "dataset)")
+    train.add_argument("--decay", type=_non_negative_float,
+                       help="Keras 2 legacy per-step decay (folders: lr / epochs)")
+    train.add_argument("--data-format", choices=("channels_last", "channels_first"),
+                       default="channels_last", help="layout of the network")
+    out = parser.add_argument_group("output")
+    out.add_argument("--out-dir", help="results folder (default runs/<dataset>)")
+    out.add_argument("--plot", help="path of the loss/accuracy plot (default <out-dir>/plot.png)")
+    out.add_argument("--resume", action="store_true",
+                     help="continue from <out-dir>/checkpoints/last.ckpt")
+    hw = parser.add_argument_group("hardware")
+    hw.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu", "cuda"),
+                    help="where to train")
+    hw.add_argument("--devices", type=_devices, default=1, help="number of devices, or auto")
+    hw.add_argument("--num-nodes", type=_positive_int, default=1, help="nodes for DDP")
+    hw.add_argument("--strategy", default="auto", help="auto, ddp, ...")
+    hw.add_argument("--precision", default="32-true",
+                    choices=("32-true", "bf16-mixed", "16-mixed", "32", "bf16", "16"),
+                    help="Lightning precision")
+    hw.add_argument("--fast-dev-run", action="store_true",
+                    help="one training and one test batch, nothing written")
+    return parser
+
+
+def resolve(args):
+    """Fill unset flags from the dataset's recipe; returns the resolved configuration."""
+    kind = args.dataset if args.dataset in BUILTIN else "folder"
+    recipe = RECIPES[kind]
+    config = dict(vars(args))
+    for key in ("model", "epochs", "batch_size", "optimizer", "lr", "decay", "augment",
+                "image_size"):
+        if config[key] is None:
+            config[key] = recipe[key]
+    if config["decay"] == "lr/epochs":
+        config["decay"] = config["lr"] / config["epochs"]
+    if kind != "folder" and args.dataset not in BUILTIN:
+        raise UserError(f"unknown dataset {args.dataset!r}")
+    config["augmentation"] = AUGMENTATION.get(kind) if config["augment"] else None
+    config["out_dir"] = config["out_dir"] or os.path.join("runs", os.path.basename(
+        os.path.normpath(args.dataset)))
+    config["plot"] = config["plot"] or os.path.join(config["out_dir"], "plot.png")
+    return config
+
+
+def setup(config):
+    """Load data, build the system and the trainer: everything that can fail on bad input,
+    before anything is written."""
+    if config["accelerator"] in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise UserError(f"--accelerator {config['accelerator']}: no CUDA GPU is available on "
+                        "this machine")
+    if config["dataset"] not in BUILTIN and not os.path.isdir(config["dataset"]):
+        raise UserError(f"dataset folder not found: {config['dataset']}")
+    data = load_dataset(config["dataset"], image_size=config["image_size"],
+                        classes=config["classes"], test_size=config["test_size"],
+                        seed=config["seed"])
+    h, w, c = data.image_shape
+    try:
+        system = models.ClassifierSystem(
+            config["model"], model_kwargs=dict(classes=len(data.class_names),
+                                               input_shape=(h, w, c),
+                                               data_format=config["data_format"]),
+            optimizer=config["optimizer"],
+            optimizer_kwargs=dict(learning_rate=config["lr"], decay=config["decay"]),
+            class_names=data.class_names, augment=config["augmentation"])
+    except ValueError as e:
+        if "output size would be zero or negative" in str(e):
+            raise UserError(f"images of {h}x{w} are too small for {config['model']}: {e}") \
+                from None
+        raise
+    callbacks = [EpochSeed(config["seed"])]
+    if not config["fast_dev_run"]:
+        folder = os.path.join(config["out_dir"], "checkpoints")
+        callbacks += [
+            History(os.path.join(config["out_dir"], "metrics.csv"), config["plot"]),
+            ModelCheckpoint(folder, filename="best", monitor="val_acc", mode="max",
+                            save_on_train_epoch_end=True, enable_version_counter=False),
+            # Lightning refreshes save_last only with a new best; this one writes every epoch.
+            ModelCheckpoint(folder, filename="last", save_on_train_epoch_end=True,
+                            enable_version_counter=False)]
+    trainer = L.Trainer(accelerator=config["accelerator"], devices=config["devices"],
+                        num_nodes=config["num_nodes"], strategy=config["strategy"],
+                        precision=config["precision"], max_epochs=config["epochs"],
+                        fast_dev_run=config["fast_dev_run"], logger=False,
+                        enable_model_summary=False, callbacks=callbacks,
+                        default_root_dir=config["out_dir"])
+    return data, system, trainer
+
+
+def run(config):
+    L.seed_everything(config["seed"], verbose=False)
+    try:
+        data, system, trainer = setup(config)
+    except (ValueError, TypeError, FileNotFoundError, MisconfigurationException) as e:
+        raise UserError(str(e).splitlines()[0]) from None
+    last = os.path.join(config["out_dir"], "checkpoints", "last.ckpt")
+    if config["resume"] and not os.path.isfile(last):
+        raise UserError(f"--resume: no checkpoint at {last}")
+    writes = trainer.is_global_zero and not config["fast_dev_run"]
+    if trainer.is_global_zero:
+        print(data.description, file=sys.stderr)
+        system.model.summary()
+    if writes:
+        atomic_write_json(os.path.join(config["out_dir"], "config.json"),
+                          {k: v for k, v in config.items()})
+    train = make_loader(data.x_train, data.y_train, config["batch_size"], shuffle=True,
+                        seed=config["seed"])
+    test = make_loader(data.x_test, data.y_test, max(config["batch_size"], 256), shuffle=False)
+    trainer.fit(system, train, test, ckpt_path=last if config["resume"] else None,
+                weights_only=False if config["resume"] else None)
+    trainer.test(system, test, verbose=False)
+    if trainer.is_global_zero:
+        text = report_text(system.test_report)
+        print(text)
+        if writes:
+            atomic_write_text(os.path.join(config["out_dir"], "report.txt"), text)
+            atomic_write_json(os.path.join(config["out_dir"], "report.json"),
+                              system.test_report)
+    return system
+
+
+def main(argv=None):
+    try:
+        config = resolve(build_parser().parse_args(argv))
+        return run(config)
+    except UserError as e:
+        print(f"train.py: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()
