@@ -126,6 +126,8 @@ def build_parser():
     data.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                       help="ImageDataGenerator augmentation (default per dataset: folders and "
                            "cifar10 on, mnist off)")
+    data.add_argument("--download", action="store_true",
+                      help="fetch CIFAR-10 into its folder when the files are missing")
     data.add_argument("--seed", type=int, default=42, help="seed of the split and training")
     train = parser.add_argument_group("model and training")
     train.add_argument("--model", choices=models.list_models(),
@@ -190,7 +192,7 @@ def setup(config):
         raise UserError(f"dataset folder not found: {config['dataset']}")
     data = load_dataset(config["dataset"], image_size=config["image_size"],
                         classes=config["classes"], test_size=config["test_size"],
-                        seed=config["seed"])
+                        seed=config["seed"], download=config["download"])
     h, w, c = data.image_shape
     try:
         system = models.ClassifierSystem(

@@ -41,7 +41,8 @@ def _select(x, y, names, classes):
     return x[mask], remap[y[mask]], list(classes)
 
 
-def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed=42):
+def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed=42,
+                 download=False):
     """Load ``dataset`` ('mnist', 'cifar10', 'fake', or a folder of class folders).
 
     Args:
@@ -49,6 +50,7 @@ def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed
             one).
         classes: optional list of class names to keep.
         test_size, seed: the stratified split of a folder dataset.
+        download: fetch CIFAR-10 when its files are missing (needs network access).
     """
     if dataset == "mnist":
         (x, y), (xt, yt) = datasets.mnist.load_data()
@@ -57,7 +59,7 @@ def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed
         source = "MNIST (embedded copy)"
     elif dataset == "cifar10":
         root = os.environ.get("KCONV_CIFAR10", os.path.join("data", "cifar10"))
-        (x, y), (xt, yt), names = datasets.cifar10.load_data(root)
+        (x, y), (xt, yt), names = datasets.cifar10.load_data(root, download_if_missing=download)
         source = f"CIFAR-10 from {root}"
     elif dataset == "fake":
         (x, y), (xt, yt), names = datasets.fake.load_data(image_size=image_size or (32, 32),

@@ -61,6 +61,22 @@ def test_fast_dev_run_on_real_mnist_writes_nothing(tmp_path, monkeypatch):
     assert not (tmp_path / "runs").exists()
 
 
+def test_cifar10_folder_and_download_flag(tmp_path, monkeypatch):
+    from tests.kconv.test_datasets import write_cifar
+    monkeypatch.chdir(tmp_path)
+    write_cifar(tmp_path / "src" / "cifar-10-batches-py", per_batch=10)
+    archive = tmp_path / "cifar.tar.gz"
+    import tarfile
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    monkeypatch.setattr("kconv.datasets.cifar10.URL", archive.as_uri())
+    system = train.main(["--dataset", "cifar10", "--download", "--epochs", "1",
+                         "--out-dir", "c10"])
+    assert (tmp_path / "data" / "cifar10" / "cifar-10-batches-py" / "test_batch").exists()
+    assert system.hparams.class_names[:2] == ["airplane", "automobile"]
+    assert system.hparams.model == "cifar_ex1" and system.augment is not None
+
+
 def test_bf16_mixed_on_cpu(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     system = train.main(["--dataset", "fake", "--epochs", "1", "--precision", "bf16-mixed",

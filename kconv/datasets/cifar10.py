@@ -52,8 +52,10 @@ def _resolve(path):
         os.path.join(path, FOLDER)) else os.path.join(path, FOLDER)
 
 
-def download(root, url=URL):
-    """Fetch and unpack the official archive into ``root`` (needs network access)."""
+def download(root, url=None):
+    """Fetch and unpack the official archive (or ``url``) into ``root`` (needs network
+    access)."""
+    url = url or URL
     os.makedirs(root, exist_ok=True)
     archive = os.path.join(root, "cifar-10-python.tar.gz")
     tmp = archive + ".part"
