@@ -173,8 +173,6 @@ def resolve(args):
             config[key] = recipe[key]
     if config["decay"] == "lr/epochs":
         config["decay"] = config["lr"] / config["epochs"]
-    if kind != "folder" and args.dataset not in BUILTIN:
-        raise UserError(f"unknown dataset {args.dataset!r}")
     config["augmentation"] = AUGMENTATION.get(kind) if config["augment"] else None
     config["out_dir"] = config["out_dir"] or os.path.join("runs", os.path.basename(
         os.path.normpath(args.dataset)))
@@ -189,7 +187,8 @@ def setup(config):
         raise UserError(f"--accelerator {config['accelerator']}: no CUDA GPU is available on "
                         "this machine")
     if config["dataset"] not in BUILTIN and not os.path.isdir(config["dataset"]):
-        raise UserError(f"dataset folder not found: {config['dataset']}")
+        raise UserError(f"dataset folder not found: {config['dataset']} (built-in datasets: "
+                        f"{', '.join(BUILTIN)})")
     data = load_dataset(config["dataset"], image_size=config["image_size"],
                         classes=config["classes"], test_size=config["test_size"],
                         seed=config["seed"], download=config["download"])
@@ -241,12 +240,12 @@ def run(config):
         system.model.summary()
     if writes:
         atomic_write_json(os.path.join(config["out_dir"], "config.json"),
-                          {k: v for k, v in config.items()})
+                          dict(config))
     train = make_loader(data.x_train, data.y_train, config["batch_size"], shuffle=True,
                         seed=config["seed"])
     test = make_loader(data.x_test, data.y_test, max(config["batch_size"], 256), shuffle=False)
     trainer.fit(system, train, test, ckpt_path=last if config["resume"] else None,
-                weights_only=False if config["resume"] else None)
+                weights_only=True)
     trainer.test(system, test, verbose=False)
     if trainer.is_global_zero:
         text = report_text(system.test_report)
