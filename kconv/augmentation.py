@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from kconv import config
-from kconv.validation import check_choice, check_float, invalid_value, is_int
+from kconv.random import SeededGenerators
+from kconv.validation import check_choice, check_float, is_int
 
 FILL_MODES = ("nearest", "constant")
 
@@ -124,20 +125,8 @@ class ImageAugmentation(nn.Module):
         self.fill_mode = check_choice("fill_mode", fill_mode, FILL_MODES)
         self.cval = check_float("cval", cval)
         self.data_format = config.standardize_data_format(data_format)
-        if seed is not None and not is_int(seed):
-            raise invalid_value("seed", "None or an int", seed)
+        self._rng = SeededGenerators(seed)
         self.seed = seed
-        self._generators = {}
-
-    def __getstate__(self):  # generators do not pickle; they are re-seeded on first use
-        return {**self.__dict__, "_generators": {}}
-
-    def _generator(self, device):
-        if self.seed is None:
-            return None
-        if device not in self._generators:
-            self._generators[device] = torch.Generator(device).manual_seed(self.seed)
-        return self._generators[device]
 
     def _uniform(self, n, low, high, device, gen):
         return torch.rand(n, generator=gen, device=device) * (high - low) + low
@@ -158,7 +147,7 @@ class ImageAugmentation(nn.Module):
 
     def sample(self, n, size, device="cpu"):
         """Draw the parameters of ``n`` transforms for images of ``size`` (H, W)."""
-        gen = self._generator(torch.device(device))
+        gen = self._rng.get(device)
         h, w = size
         zeros = torch.zeros(n, device=device)
         low, high = self.zoom_range

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from kconv import activations, config
 from kconv.layers.layer import Layer
+from kconv.random import SeededGenerators
 from kconv.validation import check_float, invalid_value, is_int, shape_tuple
 
 
@@ -51,10 +52,8 @@ class Dropout(Layer):
                 and all(d is None or is_int(d) for d in noise_shape)):
             raise invalid_value("noise_shape", "None or a tuple of ints or None", noise_shape)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-        if seed is not None and not is_int(seed):
-            raise invalid_value("seed", "None or an int", seed)
+        self._rng = SeededGenerators(seed)
         self.seed = seed
-        self._generators = {}
 
     def call(self, x):
         if not self.training or self.rate == 0.0:
@@ -66,18 +65,8 @@ class Dropout(Layer):
         shape = x.shape if self.noise_shape is None else tuple(
             s if n is None else n for n, s in zip(self.noise_shape, x.shape))
         keep = torch.empty(shape, device=x.device, dtype=x.dtype).bernoulli_(
-            1.0 - self.rate, generator=self._generator(x.device))
+            1.0 - self.rate, generator=self._rng.get(x.device))
         return x * keep / (1.0 - self.rate)
-
-    def _generator(self, device):
-        if self.seed is None:
-            return None
-        if device not in self._generators:
-            self._generators[device] = torch.Generator(device).manual_seed(self.seed)
-        return self._generators[device]
-
-    def __getstate__(self):  # generators do not pickle; they are re-seeded on first use
-        return {**self.__dict__, "_generators": {}}
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
