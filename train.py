@@ -4,12 +4,15 @@ Examples:
     python train.py                                   # MNIST CNN on the embedded MNIST, 5 epochs
     python train.py --dataset path/to/101_ObjectCategories --plot plot.png   # StridedNet tutorial
     python train.py --dataset cifar10 --model cifar_ex7 --epochs 30
+    python train.py --dataset cifar10 --ablation --epochs 30   # the ten Conv2D variants
+    python train.py --dataset fake --model cifar_ex1,cifar_ex4 # compare any networks
     python train.py --dataset fake --epochs 2 --fast-dev-run
     python train.py --resume                          # continue the run in --out-dir
     python train.py --devices 2 --strategy ddp --accelerator cpu
 
 Results go to --out-dir: metrics.csv, report.txt, report.json, plot.png, config.json and
-checkpoints/{last,best}.ckpt. Every file is written atomically.
+checkpoints/{last,best}.ckpt; with several models, one such folder per model plus
+ablation.csv, ablation.md and ablation_val_{acc,loss}.png. Every file is written atomically.
 """
 
 import argparse
@@ -23,7 +26,9 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 import models
+from models.ablation import markdown, read_history, summarize, write_comparison
 from models.callbacks import EpochSeed, History
+from models.cifar import VARIANTS
 from models.data import BUILTIN, load_dataset, make_loader
 from models.results import atomic_write_json, atomic_write_text, report_text
 
@@ -96,6 +101,18 @@ def _image_size(text):
     return size
 
 
+def _models(text):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    valid = models.list_models()
+    for name in names:
+        if name not in valid:
+            raise argparse.ArgumentTypeError(f"invalid choice: {name!r} (choose from "
+                                             f"{', '.join(valid)})")
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected a model name, got {text!r}")
+    return names
+
+
 def _devices(text):
     return text if text == "auto" else _positive_int(text)
 
@@ -130,8 +147,13 @@ def build_parser():
                       help="fetch CIFAR-10 into its folder when the files are missing")
     data.add_argument("--seed", type=int, default=42, help="seed of the split and training")
     train = parser.add_argument_group("model and training")
-    train.add_argument("--model", choices=models.list_models(),
-                       help="network (default per dataset: mnist_cnn, cifar_ex1, stridednet)")
+    train.add_argument("--model", type=_models,
+                       help="network, or comma-separated networks to compare (default per "
+                            f"dataset: mnist_cnn, cifar_ex1, stridednet); one of "
+                            f"{', '.join(models.list_models())}")
+    train.add_argument("--ablation", action="store_true",
+                       help="train the ten CIFAR-10 ablation CNNs (cifar_ex1..cifar_ex10) with "
+                            "one recipe and compare them")
     train.add_argument("--epochs", type=_positive_int, help="epochs (default per dataset)")
     train.add_argument("--batch-size", type=_positive_int, help="batch size (default per "
                                                                  "dataset)")
@@ -167,10 +189,14 @@ def resolve(args):
     kind = args.dataset if args.dataset in BUILTIN else "folder"
     recipe = RECIPES[kind]
     config = dict(vars(args))
-    for key in ("model", "epochs", "batch_size", "optimizer", "lr", "decay", "augment",
-                "image_size"):
+    for key in ("epochs", "batch_size", "optimizer", "lr", "decay", "augment", "image_size"):
         if config[key] is None:
             config[key] = recipe[key]
+    if config["ablation"]:
+        config["models"] = list(VARIANTS)
+    else:
+        config["models"] = config["model"] or [recipe["model"]]
+    config["model"] = config["models"][0]
     if config["decay"] == "lr/epochs":
         config["decay"] = config["lr"] / config["epochs"]
     config["augmentation"] = AUGMENTATION.get(kind) if config["augment"] else None
@@ -180,18 +206,25 @@ def resolve(args):
     return config
 
 
-def setup(config):
-    """Load data, build the system and the trainer: everything that can fail on bad input,
-    before anything is written."""
+def load_data(config):
+    """The dataset of the run, decoded once (for every variant of an ablation)."""
     if config["accelerator"] in ("gpu", "cuda") and not torch.cuda.is_available():
         raise UserError(f"--accelerator {config['accelerator']}: no CUDA GPU is available on "
                         "this machine")
     if config["dataset"] not in BUILTIN and not os.path.isdir(config["dataset"]):
         raise UserError(f"dataset folder not found: {config['dataset']} (built-in datasets: "
                         f"{', '.join(BUILTIN)})")
-    data = load_dataset(config["dataset"], image_size=config["image_size"],
-                        classes=config["classes"], test_size=config["test_size"],
-                        seed=config["seed"], download=config["download"])
+    try:
+        return load_dataset(config["dataset"], image_size=config["image_size"],
+                            classes=config["classes"], test_size=config["test_size"],
+                            seed=config["seed"], download=config["download"])
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        raise UserError(str(e).splitlines()[0]) from None
+
+
+def setup(config, data):
+    """Build the system and the trainer: everything that can fail on bad input, before
+    anything is written."""
     h, w, c = data.image_shape
     try:
         system = models.ClassifierSystem(
@@ -222,13 +255,14 @@ def setup(config):
                         fast_dev_run=config["fast_dev_run"], logger=False,
                         enable_model_summary=False, callbacks=callbacks,
                         default_root_dir=config["out_dir"])
-    return data, system, trainer
+    return system, trainer
 
 
-def run(config):
+def run(config, data):
+    """Train and test one network; returns the trained system."""
     L.seed_everything(config["seed"], verbose=False)
     try:
-        data, system, trainer = setup(config)
+        system, trainer = setup(config, data)
     except (ValueError, TypeError, FileNotFoundError, MisconfigurationException) as e:
         raise UserError(str(e).splitlines()[0]) from None
     last = os.path.join(config["out_dir"], "checkpoints", "last.ckpt")
@@ -257,10 +291,42 @@ def run(config):
     return system
 
 
+def run_ablation(config, data):
+    """Train every network of ``config["models"]`` into its own sub-folder, then write the
+    comparison; a failing variant is recorded and the others still run."""
+    rows, histories = [], {}
+    for name in config["models"]:
+        variant = dict(config, model=name, out_dir=os.path.join(config["out_dir"], name),
+                       plot=os.path.join(config["out_dir"], name, "plot.png"))
+        finished = os.path.isfile(os.path.join(variant["out_dir"], "report.json"))
+        variant["resume"] = config["resume"] and os.path.isfile(
+            os.path.join(variant["out_dir"], "checkpoints", "last.ckpt"))
+        error, parameters = None, None
+        try:
+            if config["resume"] and finished:
+                model = models.get_model(name, classes=len(data.class_names),
+                                         input_shape=data.image_shape)
+            else:
+                model = run(variant, data).model
+            parameters = model.count_params()
+        except Exception as e:  # noqa: BLE001 - one variant's failure must not stop the rest
+            error = str(e).splitlines()[0] if str(e) else type(e).__name__
+            print(f"train.py: variant {name} failed: {error}", file=sys.stderr)
+        histories[name] = read_history(os.path.join(variant["out_dir"], "metrics.csv"))
+        rows.append(summarize(name, parameters, histories[name], error))
+    if not config["fast_dev_run"]:
+        write_comparison(config["out_dir"], rows, histories)
+    print(markdown(rows))
+    return rows
+
+
 def main(argv=None):
     try:
         config = resolve(build_parser().parse_args(argv))
-        return run(config)
+        data = load_data(config)
+        if len(config["models"]) > 1:
+            return run_ablation(config, data)
+        return run(config, data)
     except UserError as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -189,3 +189,51 @@ def test_help_shows_groups_and_defaults(capsys):
     for fragment in ("data:", "model and training:", "hardware:", "(default: mnist)",
                      "--fast-dev-run", "python train.py --resume"):
         assert fragment in text
+
+
+# ----------------------------------------------------------------------------- ablation
+def _nan_net(**kwargs):
+    """cifar_ex1 whose output layer is NaN: a variant that diverges."""
+    import models
+    model = models.get_model("cifar_ex1", **kwargs)
+    with torch.no_grad():
+        model.layers[-2].weight.fill_(float("nan"))
+    return model
+
+
+def test_ablation_on_fake_data_marks_a_diverging_variant(tmp_path, monkeypatch):
+    from models import registry
+    monkeypatch.setitem(registry._BUILDERS, "nan_net", _nan_net)
+    monkeypatch.chdir(tmp_path)
+    rows = train.main(["--dataset", "fake", "--epochs", "2", "--image-size", "16",
+                       "--model", "cifar_ex1,nan_net,mnist_cnn,cifar_ex4", "--out-dir", "abl"])
+    status = {r["variant"]: r["status"] for r in rows}
+    assert status["cifar_ex1"] == "ok" and status["cifar_ex4"] == "ok"
+    assert status["nan_net"] == "failed: diverged (NaN loss)"
+    assert status["mnist_cnn"].startswith("failed: images of 16x16 are too small for mnist_cnn")
+    out = tmp_path / "abl"
+    for name in ("cifar_ex1", "cifar_ex4", "nan_net"):
+        assert (out / name / "metrics.csv").exists() and (out / name / "report.json").exists()
+    csv_rows = (out / "ablation.csv").read_text().splitlines()
+    assert csv_rows[0] == ("variant,changed,parameters,best_val_acc,final_val_acc,best_epoch,"
+                           "seconds_per_epoch,status")
+    assert len(csv_rows) == 5
+    table = (out / "ablation.md").read_text()
+    assert "| cifar_ex4 | use_bias=False in every Conv2D |" in table
+    for name in ("ablation_val_acc.png", "ablation_val_loss.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ablation_flag_on_a_tiny_folder(tmp_path, monkeypatch):
+    data = write_folder(tmp_path / "images", counts={"a": 4, "b": 4}, size=(12, 12))
+    monkeypatch.chdir(tmp_path)
+    rows = train.main(["--dataset", str(data), "--ablation", "--epochs", "1", "--image-size",
+                       "32", "--batch-size", "4", "--test-size", "0.5", "--out-dir", "all",
+                       "--no-augment"])
+    assert [r["variant"] for r in rows] == [f"cifar_ex{i}" for i in range(1, 11)]
+    assert all(r["status"] == "ok" for r in rows)
+    assert rows[1]["parameters"] > rows[0]["parameters"] > rows[4]["parameters"]
+    # --resume skips finished variants and still writes the table
+    again = train.main(["--dataset", str(data), "--ablation", "--epochs", "1", "--image-size",
+                        "32", "--out-dir", "all", "--resume", "--test-size", "0.5"])
+    assert [r["best_val_acc"] for r in again] == [r["best_val_acc"] for r in rows]
