@@ -9,7 +9,7 @@ Example:
 """
 
 from kconv import (activations, augmentation, config, constraints, datasets, initializers, layers,
-                   optimizers, padding, regularizers, summary)
+                   optimizers, padding, regularizers, saving, summary)
 from kconv.constraints import apply_constraints, attach_constraints
 from kconv.layers import Input
 from kconv.naming import clear_session
@@ -19,6 +19,6 @@ from kconv.sequential import Sequential
 __version__ = "0.1.0"
 
 __all__ = ["activations", "augmentation", "config", "constraints", "datasets", "initializers",
-           "layers", "optimizers", "padding", "regularizers", "summary", "Sequential", "Input",
-           "apply_constraints", "attach_constraints", "receptive_field", "clear_session",
-           "__version__"]
+           "layers", "optimizers", "padding", "regularizers", "saving", "summary",
+           "Sequential", "Input", "apply_constraints", "attach_constraints", "receptive_field",
+           "clear_session", "__version__"]

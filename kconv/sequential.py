@@ -98,6 +98,16 @@ class Sequential(Layer):
         (print_fn or print)(text)
         return None
 
+    def load_weights(self, path):
+        """Load Keras weights: ``.weights.h5``, ``.keras`` or legacy ``.h5``."""
+        from kconv import saving
+        saving.load_weights(self, path)
+
+    def save_weights(self, path):
+        """Write the weights as a Keras 3 ``.weights.h5`` file."""
+        from kconv import saving
+        saving.save_weights(self, path)
+
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable,
                 "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}

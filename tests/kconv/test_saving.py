@@ -1,0 +1,173 @@
+import json
+import re
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+import kconv
+import models
+from kconv import saving
+from tests.keras_oracle import keras_model_like, to_numpy
+
+NETWORKS = [("stridednet", (40, 48, 3)), ("cifar_ex3", (32, 32, 3)), ("mnist_cnn", (28, 28, 1))]
+
+
+def _shape(input_shape, data_format):
+    h, w, c = input_shape
+    return (h, w, c) if data_format == "channels_last" else (c, h, w)
+
+
+def _trained_keras(name, input_shape, data_format):
+    """The network built and briefly trained in Keras (so BN statistics move too)."""
+    model = models.get_model(name, classes=3, input_shape=input_shape, data_format=data_format)
+    k_model = keras_model_like(model)
+    k_model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(15)
+    x = rng.random((8,) + _shape(input_shape, data_format)).astype("float32")
+    k_model.fit(x, rng.integers(0, 3, 8), epochs=2, batch_size=4, verbose=0)
+    return k_model, x
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("name,input_shape", NETWORKS)
+def test_keras_files_load_into_kconv(name, input_shape, data_format, tmp_path):
+    k_model, x = _trained_keras(name, input_shape, data_format)
+    expected = to_numpy(k_model(x, training=False))
+    k_model.save_weights(tmp_path / "m.weights.h5")
+    k_model.save(tmp_path / "m.keras")
+    k_model.save(tmp_path / "m.h5")
+    for file in ("m.weights.h5", "m.keras", "m.h5"):
+        model = models.get_model(name, classes=3, input_shape=input_shape,
+                                 data_format=data_format)
+        model.load_weights(tmp_path / file)
+        model.eval()
+        np.testing.assert_allclose(model(torch.from_numpy(x)).detach().numpy(), expected,
+                                   atol=1e-5, err_msg=file)
+    loaded = saving.load_model(tmp_path / "m.keras").eval()
+    np.testing.assert_allclose(loaded(torch.from_numpy(x)).detach().numpy(), expected,
+                               atol=1e-5)
+    assert loaded.count_params() == k_model.count_params()
+
+
+def test_kconv_to_keras_to_kconv_round_trip(tmp_path):
+    model = models.get_model("stridednet", classes=3, input_shape=(40, 40, 3)).eval()
+    with torch.no_grad():
+        for layer in model.layers:
+            if isinstance(layer, kconv.layers.BatchNormalization):
+                layer.running_mean.uniform_(-1, 1)
+                layer.running_var.uniform_(0.5, 2)
+    x = np.random.default_rng(16).random((2, 40, 40, 3)).astype("float32")
+    model.save_weights(tmp_path / "k.weights.h5")
+    k_model = keras_model_like(model)
+    k_model.load_weights(tmp_path / "k.weights.h5")
+    expected = model(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(to_numpy(k_model(x, training=False)), expected, atol=1e-5)
+    k_model.save_weights(tmp_path / "back.weights.h5")
+    clone = models.get_model("stridednet", classes=3, input_shape=(40, 40, 3)).eval()
+    clone.load_weights(tmp_path / "back.weights.h5")
+    for a, b in zip(model.state_dict().values(), clone.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_grouped_conv_weights(tmp_path):
+    k_model = keras.Sequential([keras.Input((6, 6, 4)), keras.layers.Conv2D(6, 3, groups=2)])
+    k_model.save_weights(tmp_path / "g.weights.h5")
+    model = kconv.Sequential([kconv.Input((6, 6, 4)), kconv.layers.Conv2D(6, 3, groups=2)])
+    model.load_weights(tmp_path / "g.weights.h5")
+    x = np.random.default_rng(17).random((1, 6, 6, 4)).astype("float32")
+    np.testing.assert_allclose(model(torch.from_numpy(x)).detach().numpy(),
+                               to_numpy(k_model(x)), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- bad files
+def _mnist():
+    return models.get_model("mnist_cnn")
+
+
+def _keras_file(tmp_path, config=None, members=None):
+    path = tmp_path / "bad.keras"
+    k_model = keras_model_like(_mnist())
+    k_model.save(tmp_path / "good.keras")
+    with zipfile.ZipFile(tmp_path / "good.keras") as good, zipfile.ZipFile(path, "w") as bad:
+        for name in good.namelist():
+            data = good.read(name)
+            if name == "config.json" and config is not None:
+                data = json.dumps(config(json.loads(data))).encode()
+            bad.writestr(name, data)
+        for name, data in (members or {}).items():
+            bad.writestr(name, data)
+    return path
+
+
+def _replace_layer(index, **changes):
+    def edit(config):
+        config["config"]["layers"][index].update(changes)
+        return config
+    return edit
+
+
+def test_malformed_and_unsafe_files(tmp_path):
+    garbage = tmp_path / "x.weights.h5"
+    garbage.write_bytes(b"not hdf5 at all")
+    with pytest.raises(ValueError, match="not a valid HDF5 file"):
+        _mnist().load_weights(garbage)
+    keras_model_like(_mnist()).save_weights(tmp_path / "ok.weights.h5")
+    data = (tmp_path / "ok.weights.h5").read_bytes()
+    (tmp_path / "cut.weights.h5").write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match="Cannot read .*cut.weights.h5"):
+        _mnist().load_weights(tmp_path / "cut.weights.h5")
+    (tmp_path / "cut.keras").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ValueError, match="not a valid .keras archive"):
+        saving.load_model(tmp_path / "cut.keras")
+    with pytest.raises(ValueError, match="points outside the archive"):
+        saving.load_model(_keras_file(tmp_path, members={"../../evil.py": b"print(1)"}))
+    lambda_layer = {"module": "keras.layers", "class_name": "Lambda", "registered_name": None,
+                    "config": {"name": "f", "function": {"class_name": "__lambda__"}}}
+    with pytest.raises(ValueError, match=r"layer 1 \(Lambda 'f'\): kconv has no Lambda layer"):
+        saving.load_model(_keras_file(tmp_path, lambda c: (
+            c["config"]["layers"].insert(1, lambda_layer), c)[1]))
+    custom_init = {"module": "my_package", "class_name": "MyInit", "config": {},
+                   "registered_name": "Custom>MyInit"}
+    with pytest.raises(ValueError, match="uses a custom object 'MyInit'"):
+        saving.load_model(_keras_file(tmp_path, _replace_layer(1, config={
+            **json.loads(zipfile.ZipFile(tmp_path / "good.keras").read("config.json"))
+            ["config"]["layers"][1]["config"], "kernel_initializer": custom_init})))
+    with pytest.raises(ValueError, match="kconv builds Sequential models only"):
+        saving.load_model(_keras_file(tmp_path, lambda c: {**c, "class_name": "Functional"}))
+    with pytest.raises(ValueError, match="Keras argument renorm=True is not supported"):
+        config = keras.layers.BatchNormalization(renorm=True).get_config()
+        saving._layer_from_config({"class_name": "BatchNormalization", "config": config}, 3)
+
+
+def test_architecture_mismatch_names_the_first_layer(tmp_path):
+    keras_model_like(_mnist()).save_weights(tmp_path / "m.weights.h5")
+    other = models.get_model("mnist_cnn", classes=5)
+    with pytest.raises(ValueError) as info:
+        other.load_weights(tmp_path / "m.weights.h5")
+    assert re.match(r"Layer 'dense_\d+' \(Dense\) does not fit the weights of 'dense_1' in",
+                    str(info.value))
+    assert "expected shapes [(64, 5), (5,)], found [(64, 10), (10,)]" in str(info.value)
+    lenet = models.get_model("lenet")
+    with pytest.raises(ValueError, match=r"Layer 'max_pooling2d_\d+' \(MaxPooling2D\) has no "
+                                         r"entry|does not fit"):
+        lenet.load_weights(tmp_path / "m.weights.h5")
+    keras_model_like(_mnist()).save(tmp_path / "m.h5")
+    with pytest.raises(ValueError, match="holds weights for 5 layers, but model 'lenet' has 4"):
+        lenet.load_weights(tmp_path / "m.h5")
+
+
+def test_file_name_and_state_errors(tmp_path):
+    with pytest.raises(ValueError, match="The filename must end in `.weights.h5`"):
+        _mnist().save_weights(tmp_path / "m.h5")
+    with pytest.raises(FileNotFoundError, match="No such weights file"):
+        _mnist().load_weights(tmp_path / "missing.weights.h5")
+    (tmp_path / "m.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match="Unknown weights file type"):
+        _mnist().load_weights(tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="is not built"):
+        kconv.Sequential([kconv.layers.Dense(2)]).load_weights(tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="load_model reads .keras files"):
+        saving.load_model(tmp_path / "m.pt")
