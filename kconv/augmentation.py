@@ -70,13 +70,21 @@ def affine_matrices(size, theta, tx, ty, shear, zx, zy):
 def warp(images, matrices, fill_mode="nearest", cval=0.0):
     """Resample (N, C, H, W) ``images`` so output pixel p takes input pixel ``M · p`` in
     (col, row) coordinates, bilinearly."""
-    n, _, h, w = images.shape
+    _, _, h, w = images.shape
     # Pixel (col, row) <-> normalized [-1, 1] coordinates (align_corners=True).
     sx, sy = (2.0 / (w - 1) if w > 1 else 1.0), (2.0 / (h - 1) if h > 1 else 1.0)
     to_norm = torch.tensor([[sx, 0, -1.0], [0, sy, -1.0], [0, 0, 1]], dtype=matrices.dtype,
                            device=matrices.device)
-    theta = to_norm @ matrices @ torch.linalg.inv(to_norm)
-    grid = F.affine_grid(theta[:, :2].to(images.dtype), (n, 1, h, w), align_corners=True)
+    theta = (to_norm @ matrices @ torch.linalg.inv(to_norm)).to(images.dtype)
+    # The sampling grid as broadcast multiply-adds; F.affine_grid's batched matmul costs
+    # twice the whole grid_sample on CPU (benchmarks/augmentation.py).
+    xs = torch.linspace(-1, 1, w, dtype=images.dtype, device=images.device) if w > 1 else \
+        torch.zeros(1, dtype=images.dtype, device=images.device)
+    ys = torch.linspace(-1, 1, h, dtype=images.dtype, device=images.device)[:, None] if h > 1 \
+        else torch.zeros(1, 1, dtype=images.dtype, device=images.device)
+    t = theta[:, :2, :, None, None]  # (N, 2, 3, 1, 1)
+    grid = torch.stack([t[:, 0, 0] * xs + t[:, 0, 1] * ys + t[:, 0, 2],
+                        t[:, 1, 0] * xs + t[:, 1, 1] * ys + t[:, 1, 2]], dim=-1)
     out = F.grid_sample(images, grid, "bilinear", "border", align_corners=True)
     if fill_mode == "nearest":
         return out
@@ -167,21 +175,31 @@ class ImageAugmentation(nn.Module):
             & self.vertical_flip,
         }
 
+    @property
+    def active(self):
+        """Whether any random transform is configured at all."""
+        return bool(self.rotation_range or self.width_shift_range or self.height_shift_range
+                    or self.shear_range or self.zoom_range != (1.0, 1.0)
+                    or self.horizontal_flip or self.vertical_flip)
+
     def apply(self, images, params):
         """Apply drawn ``params`` to a batch in this module's data format."""
         channels_last = self.data_format == "channels_last"
         x = images.permute(0, 3, 1, 2) if channels_last else images
-        m = affine_matrices(x.shape[-2:], *(params[k].to(torch.float64) for k in (
+        h, w = x.shape[-2:]
+        m = affine_matrices((h, w), *(params[k].to(torch.float64) for k in (
             "theta", "tx", "ty", "shear", "zx", "zy")))
-        # Like Keras, leave samples whose transform is the identity untouched.
-        moved = (m - torch.eye(3, dtype=m.dtype, device=m.device)).abs().amax(dim=(1, 2)) > 0
-        x = torch.where(moved.view(-1, 1, 1, 1), warp(x, m, self.fill_mode, self.cval), x)
-        x = torch.where(params["flip_horizontal"].view(-1, 1, 1, 1), x.flip(-1), x)
-        x = torch.where(params["flip_vertical"].view(-1, 1, 1, 1), x.flip(-2), x)
+        # Keras flips after the warp: out(c, r) = warped(W - 1 - c, r), i.e. M · F, so the
+        # flips ride along in the same resampling.
+        flip = torch.eye(3, dtype=m.dtype, device=m.device).repeat(len(m), 1, 1)
+        fh, fv = params["flip_horizontal"].to(m.dtype), params["flip_vertical"].to(m.dtype)
+        flip[:, 0, 0], flip[:, 0, 2] = 1 - 2 * fh, fh * (w - 1)
+        flip[:, 1, 1], flip[:, 1, 2] = 1 - 2 * fv, fv * (h - 1)
+        x = warp(x, m @ flip, self.fill_mode, self.cval)
         return x.permute(0, 2, 3, 1) if channels_last else x
 
     def forward(self, images):
-        if not self.training:
+        if not self.training or not self.active:
             return images
         h, w = images.shape[1:3] if self.data_format == "channels_last" else images.shape[2:4]
         return self.apply(images, self.sample(images.shape[0], (h, w), images.device))

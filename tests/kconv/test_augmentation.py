@@ -55,8 +55,15 @@ def test_shift_moves_content_by_whole_pixels():
 def test_flips_mirror():
     img = torch.arange(12.0).reshape(1, 3, 4, 1)
     aug = ImageAugmentation()
-    assert torch.equal(aug.apply(img, _params(flip_h=True)[0]), img.flip(2))
-    assert torch.equal(aug.apply(img, _params(flip_v=True)[0]), img.flip(1))
+    assert torch.allclose(aug.apply(img, _params(flip_h=True)[0]), img.flip(2), atol=1e-5)
+    assert torch.allclose(aug.apply(img, _params(flip_v=True)[0]), img.flip(1), atol=1e-5)
+    both = _params(flip_h=True, flip_v=True, theta=10)[0]
+    rotated = aug.apply(img, {**both, "flip_horizontal": torch.tensor([False]),
+                              "flip_vertical": torch.tensor([False])})
+    assert torch.allclose(aug.apply(img, both), rotated.flip(1).flip(2), atol=1e-5)
+    assert ImageAugmentation(horizontal_flip=True).active and not ImageAugmentation().active
+    x = torch.rand(2, 4, 4, 1)
+    assert ImageAugmentation()(x) is x  # nothing configured: untouched, as in Keras
 
 
 def test_nearest_fill_replicates_edges():
