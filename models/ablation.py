@@ -2,13 +2,12 @@
 two overlaid plots."""
 
 import csv
-import io
 import math
 import os
 
 from models.cifar import VARIANTS
 from models.registry import builder
-from models.results import atomic_write_bytes, atomic_write_text, write_csv
+from models.results import atomic_write_text, curve, save_line_plot, write_csv
 
 COLUMNS = ["variant", "changed", "parameters", "best_val_acc", "final_val_acc", "best_epoch",
            "seconds_per_epoch", "status"]
@@ -62,26 +61,8 @@ def markdown(rows):
 
 def plot_curves(path, histories, key, title):
     """Overlay one metric's per-epoch curve of every variant."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
-    with plt.style.context("ggplot"):
-        fig, ax = plt.subplots(figsize=(9, 5.5))
-        for name, history in histories.items():
-            points = [(r["epoch"], r[key]) for r in history if r.get(key) is not None]
-            if points:
-                ax.plot(*zip(*points), label=name, marker="o" if len(points) < 3 else None)
-        ax.set_title(title)
-        ax.set_xlabel("Epoch #")
-        ax.set_ylabel(key)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        ax.legend(fontsize="small")
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100)
-        plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    series = {name: curve(history, key) for name, history in histories.items()}
+    save_line_plot(path, {k: v for k, v in series.items() if v[0]}, title, key)
 
 
 def write_comparison(out_dir, rows, histories):

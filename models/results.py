@@ -64,26 +64,37 @@ def report_text(report, digits=2):
     return "\n".join(lines) + "\n"
 
 
-def save_plot(path, history):
-    """The tutorial's plot: train/val loss and accuracy per epoch, ggplot style."""
+def save_line_plot(path, series, title, ylabel):
+    """One ggplot-style figure of ``{label: (epochs, values)}`` curves, written atomically."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    epochs = [row["epoch"] for row in history]
     with plt.style.context("ggplot"):
         fig, ax = plt.subplots(figsize=(8, 5))
-        for key in ("train_loss", "val_loss", "train_acc", "val_acc"):
-            values = [row.get(key) for row in history]
-            if any(v is not None for v in values):
-                ax.plot(epochs, values, label=key, marker="o" if len(epochs) < 3 else None)
-        ax.set_title("Training Loss and Accuracy")
+        for label, (xs, ys) in series.items():
+            ax.plot(xs, ys, label=label, marker="o" if len(xs) < 3 else None)
+        ax.set_title(title)
         ax.set_xlabel("Epoch #")
+        ax.set_ylabel(ylabel)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        ax.set_ylabel("Loss/Accuracy")
-        ax.legend(loc="lower left")
+        ax.legend(loc="lower left", fontsize="small")
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=100)
         plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def curve(history, key):
+    """``(epochs, values)`` of one metric from history rows, skipping missing values."""
+    points = [(row["epoch"], row[key]) for row in history if row.get(key) is not None]
+    return tuple(map(list, zip(*points))) if points else ([], [])
+
+
+def save_plot(path, history):
+    """The tutorial's plot: train/val loss and accuracy per epoch."""
+    series = {key: curve(history, key) for key in ("train_loss", "val_loss", "train_acc",
+                                                   "val_acc")}
+    save_line_plot(path, {k: v for k, v in series.items() if v[0]},
+                   "Training Loss and Accuracy", "Loss/Accuracy")
