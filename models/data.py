@@ -54,9 +54,8 @@ def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed
     """
     if dataset == "mnist":
         (x, y), (xt, yt) = datasets.mnist.load_data()
-        x, xt, y, yt, names = x[..., None], xt[..., None], y.long(), yt.long(), \
-            [str(i) for i in range(10)]
-        source = "MNIST (embedded copy)"
+        x, xt, y, yt = x[..., None], xt[..., None], y.long(), yt.long()  # (N, 28, 28, 1)
+        names, source = [str(i) for i in range(10)], "MNIST (embedded copy)"
     elif dataset == "cifar10":
         root = os.environ.get("KCONV_CIFAR10", os.path.join("data", "cifar10"))
         (x, y), (xt, yt), names = datasets.cifar10.load_data(root, download_if_missing=download)
@@ -66,6 +65,8 @@ def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed
                                                           seed=seed)
         source = "synthetic data"
     else:
+        if image_size is None:
+            raise ValueError(f"an image size is needed to load the folder {dataset}")
         if classes is None and all(os.path.isdir(os.path.join(dataset, c))
                                    for c in TUTORIAL_CLASSES):
             classes = list(TUTORIAL_CLASSES)  # the tutorial's CALTECH-101 subset
@@ -74,10 +75,9 @@ def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed
         if len(test) == 0 or len(train) == 0:
             raise ValueError(f"--test-size {test_size} leaves an empty split of "
                              f"{len(folder.labels)} images")
-        bundle = DataBundle(folder.images[train], folder.labels[train], folder.images[test],
-                            folder.labels[test], folder.class_names,
-                            f"{dataset}: {folder.describe()}")
-        return bundle
+        return DataBundle(folder.images[train], folder.labels[train], folder.images[test],
+                          folder.labels[test], folder.class_names,
+                          f"{dataset}: {folder.describe()}")
     x, y, kept = _select(x, y, names, classes)
     xt, yt, _ = _select(xt, yt, names, classes)
     if image_size is not None:

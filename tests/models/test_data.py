@@ -32,3 +32,10 @@ def test_loader_batches_by_indexing_and_reshuffles_per_epoch():
     assert [b[1].tolist() for b in loader] != first
     loader.sampler.set_epoch(0)
     assert [b[1].tolist() for b in loader] == first
+
+
+def test_folders_need_an_image_size(tmp_path):
+    import pytest
+    root = write_folder(tmp_path / "images")
+    with pytest.raises(ValueError, match="an image size is needed to load the folder"):
+        load_dataset(str(root))
