@@ -25,20 +25,18 @@ class Sequential(Layer):
 
     def __init__(self, layers=None, *, name=None, trainable=True):
         super().__init__(name=name, trainable=trainable)
-        self.input_spec_shape = None
-        self._count = 0
         for layer in layers or ():
             self.add(layer)
 
     @property
     def layers(self):
-        return [getattr(self, str(i)) for i in range(self._count)]
+        return list(self._modules.values())
 
     def __getitem__(self, index):
         return self.layers[index]
 
     def __len__(self):
-        return self._count
+        return len(self._modules)
 
     def __iter__(self):
         return iter(self.layers)
@@ -46,25 +44,23 @@ class Sequential(Layer):
     def add(self, layer):
         """Append a layer (or set the input with an :class:`Input` first)."""
         if isinstance(layer, Input):
-            if self._count:
+            if len(self):
                 raise ValueError(f"Sequential '{self.name}': an Input can only come first; "
-                                 f"received it after {self._count} layer(s)")
+                                 f"received it after {len(self)} layer(s)")
             self._set_input(layer.shape, layer.batch_size)
             return
         if not isinstance(layer, Layer):
             raise invalid_type("layer", "a kconv Layer or Input", layer)
-        if self._count == 0 and layer.input_shape_arg is not None and not self.built:
+        if not len(self) and layer.input_shape_arg is not None and not self.built:
             self._set_input(layer.input_shape_arg, None)
-        self.add_module(str(self._count), layer)
-        self._count += 1
+        self.add_module(str(len(self)), layer)
         if self.built:
-            previous = self.layers[-2].output_shape if self._count > 1 else self.build_shape
+            previous = self.layers[-2].output_shape if len(self) > 1 else self.build_shape
             layer.build_for(previous)
             self.output_shape = layer.output_shape
 
     def _set_input(self, shape, batch_size):
-        self.input_spec_shape = (batch_size,) + tuple(shape)
-        self.build_for(self.input_spec_shape)
+        self.build_for((batch_size,) + tuple(shape))
 
     def build(self, input_shape):
         shape = tuple(input_shape)

@@ -39,4 +39,4 @@ def keras_model_like(model):
                                         "class_name": type(layer).__name__,
                                         "config": layer.get_config()})
               for layer in model.layers]
-    return keras.Sequential([keras.Input(model.input_spec_shape[1:])] + layers)
+    return keras.Sequential([keras.Input(model.build_shape[1:])] + layers)

@@ -48,7 +48,7 @@ def test_every_network_trains_a_step(name, data_format):
 def test_logits_are_the_pre_softmax_output():
     for name in ("mnist_cnn", "cifar_ex1"):
         model = models.get_model(name).eval()
-        x = torch.rand((2,) + model.input_spec_shape[1:])
+        x = torch.rand((2,) + model.build_shape[1:])
         assert torch.allclose(torch.softmax(models.logits(model, x), -1), model(x), atol=1e-6)
 
 
@@ -76,7 +76,7 @@ def test_published_parameter_counts():
 def test_stridednet_tutorial_arguments():
     model = models.get_model("stridednet", width=64, height=48, depth=3, classes=3,
                              reg=kconv.regularizers.L2(0.001), init="glorot_uniform")
-    assert model.input_spec_shape == (None, 48, 64, 3)
+    assert model.build_shape == (None, 48, 64, 3)
     convs = [layer for layer in model.layers if isinstance(layer, kconv.layers.Conv2D)]
     assert all(layer.kernel_regularizer == kconv.regularizers.L2(0.001) for layer in convs)
     assert len(model.losses) == 7
