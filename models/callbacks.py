@@ -40,10 +40,9 @@ class History(L.Callback):
         metrics = trainer.callback_metrics
         row = {"epoch": trainer.current_epoch + 1,
                "seconds": round(time.perf_counter() - self._start, 3)}
-        for key, name in (("train_loss_epoch", "train_loss"), ("train_acc", "train_acc"),
-                          ("val_loss", "val_loss"), ("val_acc", "val_acc")):
+        for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
             if key in metrics:
-                row[name] = round(float(metrics[key]), 6)
+                row[key] = round(float(metrics[key]), 6)
         optimizer = trainer.optimizers[0]
         row["lr"] = optimizer.current_lr(optimizer.param_groups[0])
         self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]

@@ -3,6 +3,7 @@
 import lightning as L
 import torch
 import torch.nn.functional as F
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassStatScores
 
 import kconv
@@ -48,10 +49,15 @@ class ClassifierSystem(L.LightningModule):
         self.augment = ImageAugmentation(**augment, data_format=data_format) if augment else None
         self.optimizer_class = kconv.optimizers.get(optimizer)
         self.num_classes = self.model.output_shape[-1]
-        self.accuracy = torch.nn.ModuleDict(
-            {f"{stage}_acc": MulticlassAccuracy(self.num_classes, average="micro")
-             for stage in STAGES})
-        self.test_stats = MulticlassStatScores(self.num_classes, average=None)
+        # Running means per stage, named as logged. NaN losses stay NaN (a diverged run must
+        # show as one); inputs come from this module, so per-update checks are skipped.
+        self.running = torch.nn.ModuleDict()
+        for stage in STAGES:
+            self.running[f"{stage}_loss"] = MeanMetric(nan_strategy="disable")
+            self.running[f"{stage}_acc"] = MulticlassAccuracy(self.num_classes, average="micro",
+                                                              validate_args=False)
+        self.test_stats = MulticlassStatScores(self.num_classes, average=None,
+                                               validate_args=False)
         self.test_report = None
 
     @property
@@ -76,19 +82,33 @@ class ClassifierSystem(L.LightningModule):
         if stage == "train" and self.augment is not None:
             x = self.augment(x)
         out = logits(self.model, x)
-        loss = F.cross_entropy(out, y)
         penalty = sum(self.model.losses, torch.zeros((), device=out.device))
-        accuracy = self.accuracy[f"{stage}_acc"]
-        accuracy(out, y)
-        on_step = stage == "train"
-        self.log(f"{stage}_loss", loss + penalty, on_step=on_step, on_epoch=True,
-                 prog_bar=True, batch_size=len(y))
-        self.log(f"{stage}_acc", accuracy, on_step=False, on_epoch=True,
-                 prog_bar=True, batch_size=len(y))
-        return loss + penalty, out, y
+        losses = F.cross_entropy(out, y, reduction="none") + penalty
+        # Per-sample values, so the mean needs no weights: MeanMetric drops its weights
+        # under nan_strategy="disable" (torchmetrics 1.x), the one strategy that neither
+        # syncs a GPU nor hides NaNs.
+        self.running[f"{stage}_loss"].update(losses.detach())
+        self.running[f"{stage}_acc"].update(out.detach(), y)
+        return losses.mean(), out, y
+
+    def _log_means(self, stage, on_step=False):
+        """Logs the stage's running loss and accuracy, synchronized across processes: their
+        values now (``on_step``), or the metrics themselves for Lightning to compute at the
+        end of the epoch."""
+        metrics = {name: self.running[name] for name in (f"{stage}_loss", f"{stage}_acc")}
+        if on_step:
+            metrics = {name: metric.compute() for name, metric in metrics.items()}
+        self.log_dict(metrics, prog_bar=True, on_step=on_step, on_epoch=not on_step)
+
+    def _reset(self, stage):
+        for name in (f"{stage}_loss", f"{stage}_acc"):
+            self.running[name].reset()
 
     def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")[0]
+        loss = self._step(batch, "train")[0]
+        if batch_idx % self.trainer.log_every_n_steps == 0 or self.trainer.is_last_batch:
+            self._log_means("train", on_step=True)
+        return loss
 
     def validation_step(self, batch, batch_idx):
         self._step(batch, "val")
@@ -97,10 +117,21 @@ class ClassifierSystem(L.LightningModule):
         _, out, y = self._step(batch, "test")
         self.test_stats.update(out, y)
 
+    def on_train_epoch_start(self):
+        self._reset("train")
+
+    def on_validation_epoch_start(self):
+        self._reset("val")
+
+    def on_validation_epoch_end(self):
+        self._log_means("val")
+
     def on_test_epoch_start(self):
+        self._reset("test")
         self.test_stats.reset()
 
     def on_test_epoch_end(self):
+        self._log_means("test")
         tp, fp, _, fn, _ = self.test_stats.compute().T.tolist()
         self.test_report = classification_report(tp, fp, fn, self.hparams.class_names)
 

@@ -86,3 +86,53 @@ def test_uint8_nhwc_batches_feed_either_data_format(data_format):
     channels_last = ClassifierSystem("mnist_cnn")
     channels_last.model.load_state_dict(system.model.state_dict())
     assert torch.allclose(system(x), channels_last(x), atol=1e-6)
+
+
+class _Snapshots(L.Callback):
+    """Records the progress-bar metrics after each training batch and at the epoch's end."""
+
+    def __init__(self):
+        self.steps, self.epoch_end = [], None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.steps.append(dict(trainer.progress_bar_metrics))
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.epoch_end = {k: v.item() for k, v in trainer.callback_metrics.items()}
+
+
+def test_logged_metrics_are_keras_style_running_means(mnist_slice):
+    train, test = mnist_slice
+    x, y = train.tensors[0][:200], train.tensors[1][:200]
+    torch.manual_seed(0)
+    # A zero learning rate keeps the weights fixed, so the epoch means are those of one model.
+    system = ClassifierSystem("mnist_cnn", optimizer="sgd",
+                              optimizer_kwargs=dict(learning_rate=0.0))
+    snapshots = _Snapshots()
+    _trainer(max_epochs=1, log_every_n_steps=5, callbacks=[snapshots]).fit(
+        system, DataLoader(TensorDataset(x, y), batch_size=16),
+        DataLoader(TensorDataset(x, y), batch_size=64))
+
+    with torch.no_grad():
+        out = torch.log(system(x))
+    expected_loss = torch.nn.functional.nll_loss(out, y).item()
+    expected_acc = (out.argmax(1) == y).float().mean().item()
+    for key in ("train", "val"):
+        assert snapshots.epoch_end[f"{key}_loss"] == pytest.approx(expected_loss, rel=1e-5)
+        assert snapshots.epoch_end[f"{key}_acc"] == pytest.approx(expected_acc)
+    # Refreshed at steps 0, 5, 10 and the last (12), kept in between.
+    losses = [s["train_loss"] for s in snapshots.steps]
+    assert len(losses) == 13
+    assert losses[0] == losses[4] != losses[5] == losses[9] != losses[10] == losses[11]
+    assert losses[12] == pytest.approx(expected_loss, rel=1e-5)
+
+
+def test_a_nan_loss_is_logged_as_nan():
+    system = ClassifierSystem("cifar_ex1", optimizer="sgd",
+                              optimizer_kwargs=dict(learning_rate=1e30))
+    snapshots = _Snapshots()
+    torch.manual_seed(1)
+    data = TensorDataset(torch.randint(0, 256, (64, 32, 32, 3), dtype=torch.uint8),
+                         torch.randint(0, 4, (64,)))
+    _trainer(max_epochs=2, callbacks=[snapshots]).fit(system, DataLoader(data, batch_size=8))
+    assert snapshots.epoch_end["train_loss"] != snapshots.epoch_end["train_loss"]
