@@ -1,15 +1,18 @@
 """Training-step throughput (images/s) of StridedNet (96x96x3, batch 32) and the MNIST CNN
 (batch 64): kconv (through ``models``) vs the same networks hand-written in plain torch
-(channels_last memory, the same TF padding, BN epsilon/momentum and l2 penalty) and vs Keras
-3 (torch backend, ``train_on_batch``), printed as ratios from one run. Target kconv/torch
->= 1.0.
+(channels_last memory, the same TF padding, BN epsilon/momentum and l2 penalty), vs Keras 3
+on its torch backend and vs Keras 3 on TensorFlow (``train_on_batch``, in a worker process
+that runs its rounds interleaved with the others), printed as ratios from one run.
+Targets: kconv/torch >= 1.0; StridedNet kconv/keras-tf >= 1.8.
 
-Run: python benchmarks/train_step.py [--rounds 5] [--steps 3] [--no-keras]
+Run: python benchmarks/train_step.py [--rounds 5] [--steps 3] [--no-keras] [--no-tf]
 """
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -90,7 +93,7 @@ def torch_step(model, optimizer):
 
 def keras_step(kconv_model, optimizer):
     """The same network rebuilt in Keras from the kconv layers' Keras configs."""
-    from tests.keras_oracle import keras_model_like  # imports keras (the torch backend)
+    from tests.keras_oracle import keras_model_like  # imports keras (KERAS_BACKEND's)
 
     k_model = keras_model_like(kconv_model)
     k_model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
@@ -100,18 +103,67 @@ def keras_step(kconv_model, optimizer):
     return step
 
 
-def measure(contenders, batch, rounds, steps):
+class TensorFlowWorker:
+    """Keras 3 on TensorFlow in its own process (a process has one Keras backend). Each
+    call runs one round of steps there and returns its seconds, so its rounds interleave
+    with the in-process contenders'."""
+
+    def __init__(self, name, n, shape, classes, optimizer):
+        env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+        spec = json.dumps([name, n, shape, classes, optimizer])
+        self.process = subprocess.Popen([sys.executable, __file__, "--tf-worker", spec],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, env=env)
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the TensorFlow worker failed to start (is tensorflow installed?)")
+
+    def __call__(self, steps):
+        self.process.stdin.write(f"{steps}\n")
+        self.process.stdin.flush()
+        return float(self.process.stdout.readline())
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def tf_worker(spec):
+    """The worker's side: build the network, warm up, then time rounds on request."""
+    import numpy as np
+
+    name, n, shape, classes, optimizer = json.loads(spec)
+    step = keras_step(models.get_model(name, classes=classes, input_shape=shape), optimizer)
+    rng = np.random.default_rng(0)
+    x = rng.random((n, *shape), dtype=np.float32)
+    y = rng.integers(0, classes, n)
+    for _ in range(2):
+        step(x, None, y)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        start = time.perf_counter()
+        for _ in range(int(line)):
+            step(x, None, y)
+        print(time.perf_counter() - start, flush=True)
+
+
+def measure(contenders, batch, rounds, steps, worker=None):
+    """Images/s per contender (median of ``rounds``), the worker's rounds interleaved."""
     x, y = batch
     for fn in contenders.values():
         for _ in range(2):
             fn(*x, y)
     samples = {key: [] for key in contenders}
+    if worker is not None:
+        samples["keras-tf"] = []
     for _ in range(rounds):
         for key, fn in contenders.items():
             start = time.perf_counter()
             for _ in range(steps):
                 fn(*x, y)
             samples[key].append((time.perf_counter() - start) / steps)
+        if worker is not None:
+            samples["keras-tf"].append(worker(steps) / steps)
+            time.sleep(0.5)  # TensorFlow's idle threads spin a while and would slow the next
     return {key: len(y) / statistics.median(v) for key, v in samples.items()}
 
 
@@ -120,12 +172,17 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--no-keras", action="store_true")
+    parser.add_argument("--no-keras", action="store_true", help="skip Keras (torch backend)")
+    parser.add_argument("--no-tf", action="store_true", help="skip Keras on TensorFlow")
+    parser.add_argument("--tf-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.tf_worker:
+        return tf_worker(args.tf_worker)
     torch.manual_seed(0)
     print(f"torch={torch.__version__} threads={torch.get_num_threads()} (CPU, fp32)")
-    header = f"{'network':<12} {'kconv img/s':>12} {'torch img/s':>12} {'keras img/s':>12} " \
-             f"{'kconv/torch':>12} {'kconv/keras':>12}"
+    columns = ("kconv", "torch", "keras", "keras-tf")
+    header = f"{'network':<12}" + "".join(f"{c + ' img/s':>15}" for c in columns) + \
+        "".join(f"{'kconv/' + c:>15}" for c in columns[1:])
     print(header)
     print("-" * len(header))
     setups = [
@@ -146,12 +203,15 @@ def main(argv=None):
                       "torch": torch_step(ref, t_opt(ref.parameters()))}
         if not args.no_keras:
             contenders["keras"] = keras_step(net, keras_opt)
-        rate = measure(contenders, ((x_nhwc, x_nchw), y), args.rounds, args.steps)
-        keras_rate = rate.get("keras")
-        print(f"{name:<12} {rate['kconv']:12.1f} {rate['torch']:12.1f} "
-              f"{keras_rate if keras_rate else float('nan'):12.1f} "
-              f"{rate['kconv'] / rate['torch']:12.3f} "
-              f"{rate['kconv'] / keras_rate if keras_rate else float('nan'):12.2f}")
+        worker = None if args.no_tf else TensorFlowWorker(name, n, shape, classes, keras_opt)
+        try:
+            rate = measure(contenders, ((x_nhwc, x_nchw), y), args.rounds, args.steps, worker)
+        finally:
+            if worker is not None:
+                worker.close()
+        nan = float("nan")
+        print(f"{name:<12}" + "".join(f"{rate.get(c, nan):15.1f}" for c in columns) +
+              "".join(f"{rate['kconv'] / rate.get(c, nan):15.2f}" for c in columns[1:]))
 
 
 if __name__ == "__main__":

@@ -58,19 +58,34 @@ class Dropout(Layer):
     def call(self, x):
         if not self.training or self.rate == 0.0:
             return x
-        if self.noise_shape is None and self.seed is None:
-            return F.dropout(x, self.rate, True)
         if self.rate == 1.0:
             return torch.zeros_like(x)
         shape = x.shape if self.noise_shape is None else tuple(
             s if n is None else n for n, s in zip(self.noise_shape, x.shape))
+        generator = self._rng.get(x.device)
+        if x.device.type == "cpu" and not torch.compiler.is_compiling():
+            return x * _keep_scale(shape, self.rate, x.dtype, generator)
+        if generator is None and self.noise_shape is None:
+            return F.dropout(x, self.rate, True)
         keep = torch.empty(shape, device=x.device, dtype=x.dtype).bernoulli_(
-            1.0 - self.rate, generator=self._rng.get(x.device))
+            1.0 - self.rate, generator=generator)
         return x * keep / (1.0 - self.rate)
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
                 "seed": self.seed}
+
+
+def _keep_scale(shape, rate, dtype, generator):
+    """A CPU dropout mask, 1 / (1 - rate) where a unit is kept and 0 where it is dropped:
+    each unit drops when its uniform 32-bit integer falls below ``rate * 2**32``. Random
+    64-bit words give two such integers each, 4x faster than ``bernoulli_`` on CPU
+    (benchmarks/README.md)."""
+    n = math.prod(shape)
+    words = torch.empty((n + 1) // 2, dtype=torch.int64).random_(
+        -2 ** 63, None, generator=generator).view(torch.int32)[:n].view(shape)
+    threshold = min(round(rate * 2 ** 32) - 2 ** 31, 2 ** 31 - 1)
+    return torch.where(words >= threshold, torch.tensor(1.0 / (1.0 - rate), dtype=dtype), 0.0)
 
 
 class Flatten(Layer):

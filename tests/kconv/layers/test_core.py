@@ -63,6 +63,27 @@ def test_dropout_scales_kept_units_and_is_off_in_eval():
     assert torch.equal(layer(x), x)
 
 
+@pytest.mark.parametrize("rate", [0.1, 0.25, 0.7])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_dropout_drops_each_unit_with_probability_rate(rate, dtype):
+    x = torch.ones(400_001, dtype=dtype, requires_grad=True)  # odd: half a random word left
+    y = Dropout(rate)(x)
+    assert y.dtype == dtype
+    dropped = (y == 0).double().mean().item()
+    assert abs(dropped - rate) < 5 * (rate * (1 - rate) / len(x)) ** 0.5  # 5 sigma
+    assert set(torch.unique(y).tolist()) == {0.0, torch.tensor(1 / (1 - rate), dtype=dtype).item()}
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # d(x * keep)/dx = keep
+
+
+def test_dropout_masks_are_independent_across_units_and_calls():
+    layer = Dropout(0.5)
+    a, b = layer(torch.ones(100_000)) > 0, layer(torch.ones(100_000)) > 0
+    both = (a & b).double().mean().item()
+    neighbours = (a[1:] & a[:-1]).double().mean().item()
+    assert abs(both - 0.25) < 0.01 and abs(neighbours - 0.25) < 0.01
+
+
 def test_dropout_noise_shape_and_seed():
     layer = Dropout(0.5, noise_shape=(None, 1, 1, None), seed=3)
     y = layer(torch.ones(4, 5, 5, 8))
