@@ -1,5 +1,7 @@
 """One LightningModule that trains any registered network the Keras way."""
 
+import functools
+
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -34,6 +36,9 @@ class ClassifierSystem(L.LightningModule):
         class_names: optional names for the report.
         augment: optional ``kconv.augmentation.ImageAugmentation`` arguments; training
             batches are augmented on their device after scaling.
+        compile: run the network through ``torch.compile`` (inductor, dynamic batch size),
+            compiled at its first batch. It pays off for StridedNet-sized networks and on
+            GPUs; the MNIST CNN on a CPU is slower (benchmarks/README.md).
 
     Example:
         >>> system = ClassifierSystem("mnist_cnn", optimizer="rmsprop")
@@ -41,7 +46,7 @@ class ClassifierSystem(L.LightningModule):
     """
 
     def __init__(self, model="mnist_cnn", model_kwargs=None, optimizer="rmsprop",
-                 optimizer_kwargs=None, class_names=None, augment=None):
+                 optimizer_kwargs=None, class_names=None, augment=None, compile=False):
         super().__init__()
         self.save_hyperparameters()
         self.model = get_model(model, **(model_kwargs or {}))
@@ -59,6 +64,7 @@ class ClassifierSystem(L.LightningModule):
         self.test_stats = MulticlassStatScores(self.num_classes, average=None,
                                                validate_args=False)
         self.test_report = None
+        self._compiled_logits = None
 
     @property
     def channels_first(self):
@@ -81,7 +87,7 @@ class ClassifierSystem(L.LightningModule):
         x = self.prepare(x)
         if stage == "train" and self.augment is not None:
             x = self.augment(x)
-        out = logits(self.model, x)
+        out = self.logits(x)
         penalty = sum(self.model.losses, torch.zeros((), device=out.device))
         losses = F.cross_entropy(out, y, reduction="none") + penalty
         # Per-sample values, so the mean needs no weights: MeanMetric drops its weights
@@ -90,6 +96,17 @@ class ClassifierSystem(L.LightningModule):
         self.running[f"{stage}_loss"].update(losses.detach())
         self.running[f"{stage}_acc"].update(out.detach(), y)
         return losses.mean(), out, y
+
+    def logits(self, x):
+        """The network's logits for prepared inputs, compiled when asked for."""
+        if not self.hparams.compile:
+            return logits(self.model, x)
+        if self._compiled_logits is None:  # at first use: after a DDP launch, not before
+            self._compiled_logits = torch.compile(functools.partial(logits, self.model))
+        # One graph for every batch size (a last partial batch must not recompile); the
+        # image size stays static, so 'same' padding remains plain numbers.
+        torch._dynamo.maybe_mark_dynamic(x, 0)
+        return self._compiled_logits(x)
 
     def _log_means(self, stage, on_step=False):
         """Logs the stage's running loss and accuracy, synchronized across processes: their

@@ -77,6 +77,15 @@ def test_cifar10_folder_and_download_flag(tmp_path, monkeypatch):
     assert system.hparams.model == "cifar_ex1" and system.augment is not None
 
 
+def test_compile_flag_reaches_the_system():
+    # Compiled training itself is tested in tests/models/test_system.py.
+    for argv, expected in ((["--dataset", "fake"], False),
+                           (["--dataset", "fake", "--compile"], True)):
+        config = train.resolve(train.build_parser().parse_args(argv))
+        system, _ = train.setup(dict(config, fast_dev_run=True), train.load_data(config))
+        assert system.hparams.compile is expected
+
+
 def test_bf16_mixed_on_cpu(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     system = train.main(["--dataset", "fake", "--epochs", "1", "--precision", "bf16-mixed",

@@ -6,6 +6,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from kconv import constraints
 from kconv.datasets import mnist
 from models import ClassifierSystem
+from models.common import logits
 
 
 def _trainer(**kwargs):
@@ -136,3 +137,21 @@ def test_a_nan_loss_is_logged_as_nan():
                          torch.randint(0, 4, (64,)))
     _trainer(max_epochs=2, callbacks=[snapshots]).fit(system, DataLoader(data, batch_size=8))
     assert snapshots.epoch_end["train_loss"] != snapshots.epoch_end["train_loss"]
+
+
+def test_compile_runs_the_same_network_and_saves_plain_checkpoints(tmp_path):
+    torch.manual_seed(0)
+    system = ClassifierSystem("mnist_cnn", optimizer="sgd", compile=True)
+    data = TensorDataset(torch.randint(0, 256, (20, 28, 28, 1), dtype=torch.uint8),
+                         torch.randint(0, 10, (20,)))
+    trainer = _trainer(max_steps=2)
+    trainer.fit(system, DataLoader(data, batch_size=12))  # batches of 12 and 8: one graph
+    assert system._compiled_logits is not None
+    x = system.prepare(data.tensors[0][:5])
+    assert torch.allclose(system.logits(x), logits(system.model, x), atol=1e-5)
+
+    path = tmp_path / "compiled.ckpt"
+    trainer.save_checkpoint(path)
+    plain = ClassifierSystem.load_from_checkpoint(path, weights_only=True, compile=False)
+    assert plain.state_dict().keys() == ClassifierSystem("mnist_cnn").state_dict().keys()
+    assert torch.equal(plain.logits(x), logits(system.model, x))
