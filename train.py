@@ -29,7 +29,7 @@ import models
 from models.ablation import markdown, read_history, summarize, write_comparison
 from models.callbacks import EpochSeed, History
 from models.cifar import VARIANTS
-from models.data import BUILTIN, load_dataset, make_loader
+from models.data import BUILTIN, load_dataset, make_loader, resident_device
 from models.results import atomic_write_json, atomic_write_text, report_text
 
 # Lightning's own use of a deprecated torch API; nothing a user can act on.
@@ -280,9 +280,14 @@ def run(config, data):
     if writes:
         atomic_write_json(os.path.join(config["out_dir"], "config.json"),
                           dict(config))
+    # On a GPU with room, the whole dataset lives there: no copy per batch.
+    device = resident_device(trainer.strategy.root_device,
+                             sum(t.nbytes for t in (data.x_train, data.y_train, data.x_test,
+                                                    data.y_test)))
     train = make_loader(data.x_train, data.y_train, config["batch_size"], shuffle=True,
-                        seed=config["seed"])
-    test = make_loader(data.x_test, data.y_test, max(config["batch_size"], 256), shuffle=False)
+                        seed=config["seed"], device=device)
+    test = make_loader(data.x_test, data.y_test, max(config["batch_size"], 256), shuffle=False,
+                       device=device)
     trainer.fit(system, train, test, ckpt_path=last if config["resume"] else None,
                 weights_only=True)
     trainer.test(system, test, verbose=False)

@@ -99,18 +99,31 @@ class TensorBatches(Dataset):
         return self.images[index], self.labels[index]
 
     def __getitems__(self, indices):
-        index = torch.as_tensor(indices)
+        index = torch.as_tensor(indices, device=self.labels.device)
         return self.images[index], self.labels[index]
+
+
+def resident_device(device, nbytes, share=0.25):
+    """``device`` when it is a GPU with ``nbytes`` to spare (at most ``share`` of its free
+    memory), so batches are cut where they are trained; otherwise None (stay in host
+    memory)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    free, _ = torch.cuda.mem_get_info(device)
+    return device if nbytes <= share * free else None
 
 
 def _whole_batch(batch):
     return batch
 
 
-def make_loader(images, labels, batch_size, *, shuffle, seed=0):
-    """A DataLoader over in-memory tensors. Shuffling uses an epoch-seeded sampler
-    (``seed + epoch``), so a resumed run draws the same batches as an uninterrupted one;
-    under DDP Lightning swaps in its distributed sampler."""
+def make_loader(images, labels, batch_size, *, shuffle, seed=0, device=None):
+    """A DataLoader over in-memory tensors, moved once to ``device`` when given. Shuffling
+    uses an epoch-seeded sampler (``seed + epoch``), so a resumed run draws the same batches
+    as an uninterrupted one; under DDP Lightning swaps in its distributed sampler."""
+    if device is not None:
+        images, labels = images.to(device), labels.to(device)
     dataset = TensorBatches(images, labels)
     sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True,
                                  seed=seed) if shuffle else None

@@ -1,6 +1,8 @@
 import torch
 
-from models.data import load_dataset, make_loader
+import pytest
+
+from models.data import load_dataset, make_loader, resident_device
 from tests.kconv.test_datasets import write_folder
 
 
@@ -34,8 +36,25 @@ def test_loader_batches_by_indexing_and_reshuffles_per_epoch():
     assert [b[1].tolist() for b in loader] == first
 
 
+def test_data_stays_in_host_memory_unless_a_gpu_has_room():
+    assert resident_device("cpu", 1) is None
+    assert resident_device(torch.device("cpu"), 0) is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_resident_loader_cuts_batches_on_the_gpu():
+    device = resident_device("cuda:0", 1000)
+    assert device == torch.device("cuda", 0)
+    assert resident_device("cuda", 10 ** 15) is None  # more than the GPU has
+    x = torch.arange(10).view(10, 1, 1, 1).to(torch.uint8)
+    loader = make_loader(x, torch.arange(10), 4, shuffle=True, seed=0, device=device)
+    host = make_loader(x, torch.arange(10), 4, shuffle=True, seed=0)
+    for (xb, yb), (hx, hy) in zip(loader, host):
+        assert xb.is_cuda and yb.is_cuda
+        assert torch.equal(yb.cpu(), hy) and torch.equal(xb.cpu(), hx)
+
+
 def test_folders_need_an_image_size(tmp_path):
-    import pytest
     root = write_folder(tmp_path / "images")
     with pytest.raises(ValueError, match="an image size is needed to load the folder"):
         load_dataset(str(root))
