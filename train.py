@@ -258,6 +258,7 @@ def setup(config, data):
                         num_nodes=config["num_nodes"], strategy=config["strategy"],
                         precision=config["precision"], max_epochs=config["epochs"],
                         fast_dev_run=config["fast_dev_run"], logger=False,
+                        benchmark=True,  # cuDNN picks its fastest kernels, as TensorFlow does
                         enable_model_summary=False, callbacks=callbacks,
                         default_root_dir=config["out_dir"])
     return system, trainer
