@@ -22,8 +22,12 @@ class ClassifierSystem(L.LightningModule):
 
     Loss: categorical cross-entropy computed from the logits before the network's final
     softmax (numerically stable), plus the network's Keras ``losses`` (weight and activity
-    regularization). Accuracy is tracked per stage; testing also builds a classification
-    report (``self.test_report``). Constraints run after every optimizer step. Batches are
+    regularization). Loss and accuracy are logged as Keras prints them, as running means
+    over the epoch: ``train_loss``/``train_acc`` every ``log_every_n_steps`` steps of the
+    Trainer and at the last batch, ``val_*``/``test_*`` at the end of their epoch. They
+    accumulate on the device in between, since each Lightning ``self.log`` call costs about
+    a millisecond (benchmarks/README.md). Testing also builds a classification report
+    (``self.test_report``). Constraints run after every optimizer step. Batches are
     ``(images, labels)`` with integer labels; uint8 images are scaled to [0, 1], and
     (N, H, W, C) batches are laid out for a channels_first network.
 
@@ -37,8 +41,8 @@ class ClassifierSystem(L.LightningModule):
         augment: optional ``kconv.augmentation.ImageAugmentation`` arguments; training
             batches are augmented on their device after scaling.
         compile: run the network through ``torch.compile`` (inductor, dynamic batch size),
-            compiled at its first batch. It pays off for StridedNet-sized networks and on
-            GPUs; the MNIST CNN on a CPU is slower (benchmarks/README.md).
+            compiled at its first batch. On a 2-core CPU it helps StridedNet-sized networks
+            and slows the MNIST CNN (benchmarks/README.md).
 
     Example:
         >>> system = ClassifierSystem("mnist_cnn", optimizer="rmsprop")
@@ -123,7 +127,8 @@ class ClassifierSystem(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self._step(batch, "train")[0]
-        if batch_idx % self.trainer.log_every_n_steps == 0 or self.trainer.is_last_batch:
+        every = max(self.trainer.log_every_n_steps, 1)
+        if batch_idx % every == 0 or self.trainer.is_last_batch:
             self._log_means("train", on_step=True)
         return loss
 
