@@ -8,35 +8,19 @@ Run: python benchmarks/augmentation.py [--device cuda] [--repeats 20]
 
 import argparse
 import os
-import statistics
-import time
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
+from benchmarks.timing import interleaved  # noqa: E402
 from kconv.augmentation import ImageAugmentation, affine_matrices, warp  # noqa: E402
 
 SETTINGS = dict(rotation_range=20, zoom_range=0.15, width_shift_range=0.2,
                 height_shift_range=0.2, shear_range=0.15, horizontal_flip=True,
                 fill_mode="nearest")
-
-
-def interleaved_ms(contenders, rounds, sync):
-    """Median milliseconds per contender, the contenders taking turns every round so
-    machine noise hits them alike."""
-    for fn in contenders.values():
-        for _ in range(2):
-            fn()
-    samples = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            sync()
-            start = time.perf_counter()
-            fn()
-            sync()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(v) * 1e3 for name, v in samples.items()}
 
 
 def main(argv=None):
@@ -70,7 +54,8 @@ def main(argv=None):
         contenders["keras"] = lambda: [generator.random_transform(img) for img in images]
     except ImportError as e:  # scipy missing
         print(f"keras column skipped: {e}")
-    times = interleaved_ms(contenders, args.repeats, sync)
+    times = {name: seconds * 1e3 for name, seconds in
+             interleaved(contenders, args.repeats, sync=sync).items()}
     print(f"device={device} batch=32x96x96x3 torch={torch.__version__}")
     print("kconv = sampling + warp + flips; 'warp' rows = the same matrices, resampling only")
     for name, ms in times.items():

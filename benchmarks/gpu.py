@@ -20,7 +20,6 @@ import contextlib
 import io
 import logging
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ import torch.nn.functional as F  # noqa: E402
 import kconv  # noqa: E402
 import models  # noqa: E402
 import train  # noqa: E402
+from benchmarks.timing import interleaved  # noqa: E402
 from benchmarks.train_step import TorchStridedNet  # noqa: E402
 from models.data import DataBundle, make_loader  # noqa: E402
 
@@ -46,20 +46,9 @@ def sync(device):
 
 
 def timed_rate(fns, n, rounds, steps, device):
-    """Images/s per function (median over interleaved rounds), the device synchronized."""
-    for fn in fns.values():
-        for _ in range(3):
-            fn()
-    samples = {key: [] for key in fns}
-    for _ in range(rounds):
-        for key, fn in fns.items():
-            sync(device)
-            start = time.perf_counter()
-            for _ in range(steps):
-                fn()
-            sync(device)
-            samples[key].append((time.perf_counter() - start) / steps)
-    return {key: n / statistics.median(v) for key, v in samples.items()}
+    """Images/s per step function (``n`` images a step), interleaved and synchronized."""
+    seconds = interleaved(fns, rounds, inner=steps, warmup=3, sync=lambda: sync(device))
+    return {key: n / s for key, s in seconds.items()}
 
 
 def kconv_step(name, mode, batch, device):
