@@ -17,6 +17,11 @@ from models.report import classification_report
 STAGES = ("train", "val", "test")
 
 
+def _metric_names(stage):
+    """The logged names of a stage's loss and accuracy."""
+    return f"{stage}_loss", f"{stage}_acc"
+
+
 class ClassifierSystem(L.LightningModule):
     """A registered network with Keras's training recipe.
 
@@ -62,9 +67,10 @@ class ClassifierSystem(L.LightningModule):
         # show as one); inputs come from this module, so per-update checks are skipped.
         self.running = torch.nn.ModuleDict()
         for stage in STAGES:
-            self.running[f"{stage}_loss"] = MeanMetric(nan_strategy="disable")
-            self.running[f"{stage}_acc"] = MulticlassAccuracy(self.num_classes, average="micro",
-                                                              validate_args=False)
+            loss, accuracy = _metric_names(stage)
+            self.running[loss] = MeanMetric(nan_strategy="disable")
+            self.running[accuracy] = MulticlassAccuracy(self.num_classes, average="micro",
+                                                        validate_args=False)
         self.test_stats = MulticlassStatScores(self.num_classes, average=None,
                                                validate_args=False)
         self.test_report = None
@@ -97,8 +103,9 @@ class ClassifierSystem(L.LightningModule):
         # Per-sample values, so the mean needs no weights: MeanMetric drops its weights
         # under nan_strategy="disable" (torchmetrics 1.x), the one strategy that neither
         # syncs a GPU nor hides NaNs.
-        self.running[f"{stage}_loss"].update(losses.detach())
-        self.running[f"{stage}_acc"].update(out.detach(), y)
+        loss, accuracy = _metric_names(stage)
+        self.running[loss].update(losses.detach())
+        self.running[accuracy].update(out.detach(), y)
         return losses.mean(), out, y
 
     def logits(self, x):
@@ -116,13 +123,13 @@ class ClassifierSystem(L.LightningModule):
         """Logs the stage's running loss and accuracy, synchronized across processes: their
         values now (``on_step``), or the metrics themselves for Lightning to compute at the
         end of the epoch."""
-        metrics = {name: self.running[name] for name in (f"{stage}_loss", f"{stage}_acc")}
+        metrics = {name: self.running[name] for name in _metric_names(stage)}
         if on_step:
             metrics = {name: metric.compute() for name, metric in metrics.items()}
         self.log_dict(metrics, prog_bar=True, on_step=on_step, on_epoch=not on_step)
 
     def _reset(self, stage):
-        for name in (f"{stage}_loss", f"{stage}_acc"):
+        for name in _metric_names(stage):
             self.running[name].reset()
 
     def training_step(self, batch, batch_idx):
