@@ -6,7 +6,7 @@
    contiguous (NCHW) memory (kconv's NHWC layers convolve channels_last views).
 2. Feeding one CIFAR-sized epoch (50,000 uint8 32x32x3 images, Ex1 CNN): batches cut in
    host memory and copied, vs a dataset resident on the GPU (what train.py does there).
-3. train.py's own run (Lightning, checkpoints and plots included) on random data: the
+3. train.py's own run (Lightning, checkpoints and plots included) on synthetic data: the
    tutorial's 50-epoch StridedNet run on a Caltech-sized set (2,237 96x96 images, 75/25
    split, augmentation), target < 10 s; and the ten ablation variants on CIFAR-sized data,
    timed for --ablation-epochs epochs and scaled to 30, target < 300 s.
@@ -34,6 +34,7 @@ import models  # noqa: E402
 import train  # noqa: E402
 from benchmarks.timing import interleaved  # noqa: E402
 from benchmarks.train_step import TorchStridedNet  # noqa: E402
+from kconv.datasets import fake  # noqa: E402
 from models.data import DataBundle, make_loader  # noqa: E402
 
 NETWORKS = {"stridednet": ((96, 96, 3), 4, "adam"), "cifar_ex1": ((32, 32, 3), 10, "rmsprop")}
@@ -103,17 +104,16 @@ def step_modes(device, rounds, steps, batch=32):
           f"{rates['contiguous']:9.1f}  ({rates['channels_last'] / rates['contiguous']:.2f})")
 
 
-def random_bundle(n_train, n_test, shape, classes, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n_train + n_test, *shape), dtype=torch.uint8, generator=g)
-    labels = torch.randint(0, classes, (n_train + n_test,), generator=g)
-    return DataBundle(images[:n_train], labels[:n_train], images[n_train:], labels[n_train:],
-                      [f"c{i}" for i in range(classes)], "random data")
+def synthetic_bundle(n_train, n_test, shape, classes):
+    """kconv's synthetic dataset (noise with a bright band per class) as a DataBundle."""
+    h, w, c = shape
+    (x, y), (xt, yt), names = fake.load_data(n_train, n_test, (h, w), c, classes)
+    return DataBundle(x, y, xt, yt, names, "synthetic data")
 
 
 def data_residency(device, n, batch=32):
     print(f"\n2. one epoch of {n} CIFAR-sized images through the Ex1 CNN: images/s")
-    data = random_bundle(n, 1, (32, 32, 3), 10)
+    data = synthetic_bundle(n, 1, (32, 32, 3), 10)
     system = models.ClassifierSystem("cifar_ex1").to(device)
     opt = system.configure_optimizers()
     rates = {}
@@ -144,10 +144,10 @@ def quietly(fn, *args):
 
 def train_py_runs(device, quick, ablation_epochs):
     accelerator = "gpu" if device.type == "cuda" else "cpu"
-    caltech = random_bundle(*((48, 16) if quick else (1677, 560)), (96, 96, 3), 4)
-    cifar = random_bundle(*((256, 64) if quick else (50000, 10000)), (32, 32, 3), 10)
+    caltech = synthetic_bundle(*((48, 16) if quick else (1677, 560)), (96, 96, 3), 4)
+    cifar = synthetic_bundle(*((256, 64) if quick else (50000, 10000)), (32, 32, 3), 10)
     epochs = 2 if quick else 50
-    print(f"\n3. train.py runs on random data ({accelerator})")
+    print(f"\n3. train.py runs on synthetic data ({accelerator})")
     with tempfile.TemporaryDirectory() as out:
         for label, extra in (("fp32", []), ("bf16-mixed", ["--precision", "bf16-mixed"]),
                              ("compile", ["--compile"])):
