@@ -20,22 +20,17 @@ import os
 import sys
 import warnings
 
-import lightning as L
-import torch
-from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import ModelCheckpoint
-
 import models
-from models.ablation import markdown, read_history, summarize, write_comparison
-from models.callbacks import EpochSeed, History
+from kconv import optimizers
+from kconv.datasets import BUILTIN
+from kconv.validation import InputTooSmallError
 from models.cifar import VARIANTS
-from models.data import BUILTIN, load_dataset, make_loader, resident_device
-from models.results import atomic_write_json, atomic_write_text, report_text
 
 # Lightning's own use of a deprecated torch API; nothing a user can act on.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
-# The recipes of SEED_RECIPES.md; flags left unset take these values.
+# Each dataset's tutorial recipe (the StridedNet tutorial for image folders, the Keras
+# CIFAR-10 example, the MNIST lecture); flags left unset take these values.
 RECIPES = {
     "mnist": dict(model="mnist_cnn", epochs=5, batch_size=64, optimizer="rmsprop", lr=1e-3,
                   decay=0.0, augment=False, image_size=None),
@@ -54,13 +49,34 @@ AUGMENTATION = {
 }
 
 
+def _per_dataset(key, show=str):
+    """The recipes' values of ``key`` for --help: 'default per dataset: mnist 5, cifar10 10,
+    fake 2, folders 50'."""
+    return "default per dataset: " + ", ".join(f"{'folders' if kind == 'folder' else kind} {show(recipe[key])}"
+                     for kind, recipe in RECIPES.items())
+
+
+def _show_size(size):
+    return "own size" if size is None else "x".join(map(str, size))
+
+
+def _show_switch(on):
+    return "on" if on else "off"
+
+
 class UserError(Exception):
     """A mistake in the command line or the data: reported in one line, no traceback."""
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
                     argparse.RawDescriptionHelpFormatter):
-    """Defaults shown, examples kept as written."""
+    """Defaults shown (those of the recipes in the help text itself), examples kept as
+    written."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
 
 
 class Parser(argparse.ArgumentParser):
@@ -137,32 +153,32 @@ def build_parser():
                       help="comma-separated class names to keep (a CALTECH-101 folder defaults "
                            "to the tutorial's Faces,Leopards,Motorbikes,airplanes)")
     data.add_argument("--image-size", type=_image_size,
-                      help="resize to N or HxW (default per dataset: 96 for folders)")
+                      help=f"resize to N or HxW ({_per_dataset('image_size', _show_size)})")
     data.add_argument("--test-size", type=_non_negative_float, default=0.25,
                       help="test share of a folder dataset (stratified)")
     data.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                      help="ImageDataGenerator augmentation (default per dataset: folders and "
-                           "cifar10 on, mnist off)")
+                      help="ImageDataGenerator augmentation "
+                           f"({_per_dataset('augment', _show_switch)})")
     data.add_argument("--download", action="store_true",
                       help="fetch CIFAR-10 into its folder when the files are missing")
     data.add_argument("--seed", type=int, default=42, help="seed of the split and training")
     train = parser.add_argument_group("model and training")
     train.add_argument("--model", type=_models,
-                       help="network, or comma-separated networks to compare (default per "
-                            f"dataset: mnist_cnn, cifar_ex1, stridednet); one of "
+                       help="network, or comma-separated networks to compare "
+                            f"({_per_dataset('model')}); one of "
                             f"{', '.join(models.list_models())}")
     train.add_argument("--ablation", action="store_true",
                        help="train the ten CIFAR-10 ablation CNNs (cifar_ex1..cifar_ex10) with "
                             "one recipe and compare them")
-    train.add_argument("--epochs", type=_positive_int, help="epochs (default per dataset)")
-    train.add_argument("--batch-size", type=_positive_int, help="batch size (default per "
-                                                                 "dataset)")
-    train.add_argument("--optimizer", choices=("adam", "rmsprop", "sgd"),
-                       help="Keras optimizer (default per dataset)")
-    train.add_argument("--lr", type=_non_negative_float, help="learning rate (default per "
-                                                               "dataset)")
+    train.add_argument("--epochs", type=_positive_int, help=f"epochs ({_per_dataset('epochs')})")
+    train.add_argument("--batch-size", type=_positive_int,
+                       help=f"batch size ({_per_dataset('batch_size')})")
+    train.add_argument("--optimizer", choices=optimizers.names(),
+                       help=f"Keras optimizer ({_per_dataset('optimizer')})")
+    train.add_argument("--lr", type=_non_negative_float,
+                       help=f"learning rate ({_per_dataset('lr')})")
     train.add_argument("--decay", type=_non_negative_float,
-                       help="Keras 2 legacy per-step decay (folders: lr / epochs)")
+                       help=f"Keras 2 legacy per-step decay ({_per_dataset('decay')})")
     train.add_argument("--data-format", choices=("channels_last", "channels_first"),
                        default="channels_last", help="layout of the network")
     out = parser.add_argument_group("output")
@@ -210,39 +226,46 @@ def resolve(args):
 
 
 def load_data(config):
-    """The dataset of the run, decoded once (for every variant of an ablation)."""
+    """The run's data module, its dataset decoded once (for every variant of an ablation)."""
+    import torch
+    from kconv.datasets import ImageDataModule
+
     if config["accelerator"] in ("gpu", "cuda") and not torch.cuda.is_available():
         raise UserError(f"--accelerator {config['accelerator']}: no CUDA GPU is available on "
                         "this machine")
     if config["dataset"] not in BUILTIN and not os.path.isdir(config["dataset"]):
         raise UserError(f"dataset folder not found: {config['dataset']} (built-in datasets: "
                         f"{', '.join(BUILTIN)})")
+    data = ImageDataModule(config["dataset"], image_size=config["image_size"],
+                           classes=config["classes"], test_size=config["test_size"],
+                           seed=config["seed"], download=config["download"],
+                           batch_size=config["batch_size"])
     try:
-        return load_dataset(config["dataset"], image_size=config["image_size"],
-                            classes=config["classes"], test_size=config["test_size"],
-                            seed=config["seed"], download=config["download"])
+        data.load()
     except (ValueError, TypeError, FileNotFoundError) as e:
         raise UserError(str(e).splitlines()[0]) from None
+    return data
 
 
 def setup(config, data):
     """Build the system and the trainer: everything that can fail on bad input, before
     anything is written."""
-    h, w, c = data.image_shape
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from kconv.trainers import EpochSeed, History
+
+    h, w, c = data.data.image_shape
     try:
         system = models.ClassifierSystem(
-            config["model"], model_kwargs=dict(classes=len(data.class_names),
+            config["model"], model_kwargs=dict(classes=len(data.data.class_names),
                                                input_shape=(h, w, c),
                                                data_format=config["data_format"]),
             optimizer=config["optimizer"],
             optimizer_kwargs=dict(learning_rate=config["lr"], decay=config["decay"]),
-            class_names=data.class_names, augment=config["augmentation"],
+            class_names=data.data.class_names, augment=config["augmentation"],
             compile=config["compile"])
-    except ValueError as e:
-        if "output size would be zero or negative" in str(e):
-            raise UserError(f"images of {h}x{w} are too small for {config['model']}: {e}") \
-                from None
-        raise
+    except InputTooSmallError as e:
+        raise UserError(f"images of {h}x{w} are too small for {config['model']}: {e}") from None
     callbacks = [EpochSeed(config["seed"])]
     if not config["fast_dev_run"]:
         folder = os.path.join(config["out_dir"], "checkpoints")
@@ -264,7 +287,12 @@ def setup(config, data):
 
 
 def run(config, data):
-    """Train and test one network; returns the trained system."""
+    """Train and test one network on the data module ``data``; returns the trained system."""
+    import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from kconv.trainers.results import report_text
+    from kconv.utils import atomic_write_json, atomic_write_text
+
     L.seed_everything(config["seed"], verbose=False)
     try:
         system, trainer = setup(config, data)
@@ -275,22 +303,13 @@ def run(config, data):
         raise UserError(f"--resume: no checkpoint at {last}")
     writes = trainer.is_global_zero and not config["fast_dev_run"]
     if trainer.is_global_zero:
-        print(data.description, file=sys.stderr)
+        print(data.data.description, file=sys.stderr)
         system.model.summary()
     if writes:
-        atomic_write_json(os.path.join(config["out_dir"], "config.json"),
-                          dict(config))
-    # On a GPU with room, the whole dataset lives there: no copy per batch.
-    device = resident_device(trainer.strategy.root_device,
-                             sum(t.nbytes for t in (data.x_train, data.y_train, data.x_test,
-                                                    data.y_test)))
-    train = make_loader(data.x_train, data.y_train, config["batch_size"], shuffle=True,
-                        seed=config["seed"], device=device)
-    test = make_loader(data.x_test, data.y_test, max(config["batch_size"], 256), shuffle=False,
-                       device=device)
-    trainer.fit(system, train, test, ckpt_path=last if config["resume"] else None,
+        atomic_write_json(os.path.join(config["out_dir"], "config.json"), dict(config))
+    trainer.fit(system, datamodule=data, ckpt_path=last if config["resume"] else None,
                 weights_only=True)
-    trainer.test(system, test, verbose=False)
+    trainer.test(system, datamodule=data, verbose=False)
     if trainer.is_global_zero:
         text = report_text(system.test_report)
         print(text)
@@ -304,6 +323,8 @@ def run(config, data):
 def run_ablation(config, data):
     """Train every network of ``config["models"]`` into its own sub-folder, then write the
     comparison; a failing variant is recorded and the others still run."""
+    from kconv.trainers.comparison import markdown, read_history, summarize, write_comparison
+
     rows, histories = [], {}
     for name in config["models"]:
         variant = dict(config, model=name, out_dir=os.path.join(config["out_dir"], name),
@@ -314,8 +335,8 @@ def run_ablation(config, data):
         error, parameters = None, None
         try:
             if config["resume"] and finished:
-                model = models.get_model(name, classes=len(data.class_names),
-                                         input_shape=data.image_shape)
+                model = models.get_model(name, classes=len(data.data.class_names),
+                                         input_shape=data.data.image_shape)
             else:
                 model = run(variant, data).model
             parameters = model.count_params()
@@ -323,7 +344,7 @@ def run_ablation(config, data):
             error = str(e).splitlines()[0] if str(e) else type(e).__name__
             print(f"train.py: variant {name} failed: {error}", file=sys.stderr)
         histories[name] = read_history(os.path.join(variant["out_dir"], "metrics.csv"))
-        rows.append(summarize(name, parameters, histories[name], error))
+        rows.append(summarize(name, models.describe(name), parameters, histories[name], error))
     if not config["fast_dev_run"]:
         write_comparison(config["out_dir"], rows, histories)
     print(markdown(rows))

@@ -30,7 +30,7 @@ def make_step(name, mode):
     opt = kconv.optimizers.Adam(net.parameters())
 
     def forward(x):
-        return models.logits(net, x)
+        return net.logits(x)
 
     forward = torch.compile(forward) if mode == "compile" else forward
 

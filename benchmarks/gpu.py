@@ -35,7 +35,8 @@ import train  # noqa: E402
 from benchmarks.timing import interleaved  # noqa: E402
 from benchmarks.train_step import TorchStridedNet  # noqa: E402
 from kconv.datasets import fake  # noqa: E402
-from models.data import DataBundle, make_loader  # noqa: E402
+from kconv.datasets import DataBundle, ImageDataModule  # noqa: E402
+from kconv.datasets.datamodule import make_loader  # noqa: E402
 
 NETWORKS = {"stridednet": ((96, 96, 3), 4, "adam"), "cifar_ex1": ((32, 32, 3), 10, "rmsprop")}
 MODES = ("eager fp32", "bf16 autocast", "compile fp32", "compile bf16")
@@ -57,8 +58,11 @@ def kconv_step(name, mode, batch, device):
     torch.manual_seed(0)
     net = models.get_model(name, input_shape=shape, classes=classes).to(device)
     opt = kconv.optimizers.get(optimizer)(net.parameters())
-    forward = lambda x: models.logits(net, x)  # noqa: E731
+    forward = net.logits
     if mode.startswith("compile"):
+        # Every network's logits share Sequential.logits's code: forget the sizes seen with
+        # the previous network, whose automatic dynamic shapes break inductor (torch 2.14).
+        torch._dynamo.reset()
         forward = torch.compile(forward)
     x = torch.rand((batch, *shape), device=device)
     y = torch.randint(0, classes, (batch,), device=device)
@@ -107,8 +111,8 @@ def step_modes(device, rounds, steps, batch=32):
 def synthetic_bundle(n_train, n_test, shape, classes):
     """kconv's synthetic dataset (noise with a bright band per class) as a DataBundle."""
     h, w, c = shape
-    (x, y), (xt, yt), names = fake.load_data(n_train, n_test, (h, w), c, classes)
-    return DataBundle(x, y, xt, yt, names, "synthetic data")
+    (x, y), (xt, yt) = fake.load_data(n_train, n_test, (h, w), c, classes)
+    return DataBundle(x, y, xt, yt, fake.class_names(classes), "synthetic data")
 
 
 def data_residency(device, n, batch=32):
@@ -154,8 +158,10 @@ def train_py_runs(device, quick, ablation_epochs):
             argv = ["--dataset", os.path.join(out, "caltech-sized"), "--epochs", str(epochs),
                     "--accelerator", accelerator, "--out-dir", os.path.join(out, label), *extra]
             config = train.resolve(train.build_parser().parse_args(argv))
+            torch._dynamo.reset()  # as in a fresh train.py process
             start = time.perf_counter()
-            quietly(train.run, config, caltech)
+            quietly(train.run, config, ImageDataModule.from_bundle(caltech, seed=config["seed"],
+                                                                   batch_size=config["batch_size"]))
             seconds = time.perf_counter() - start
             print(f"StridedNet, {len(caltech.y_train)}+{len(caltech.y_test)} images, {epochs} "
                   f"epochs, {label}: {seconds:.1f} s (target < 10 s)")
@@ -165,7 +171,8 @@ def train_py_runs(device, quick, ablation_epochs):
         if quick:
             config["models"] = config["models"][:2]
         start = time.perf_counter()
-        quietly(train.run_ablation, config, cifar)
+        quietly(train.run_ablation, config, ImageDataModule.from_bundle(
+            cifar, seed=config["seed"], batch_size=config["batch_size"]))
         seconds = time.perf_counter() - start
         print(f"{len(config['models'])} ablation variants x {ablation_epochs} epochs of "
               f"{len(cifar.y_train)} images: {seconds:.1f} s; x 30 epochs: "

@@ -75,7 +75,7 @@ class TorchMnistCNN(nn.Module):
 
 def kconv_step(model, optimizer):
     def step(x_nhwc, x_nchw, y):
-        loss = F.cross_entropy(models.logits(model, x_nhwc), y) + sum(model.losses, 0.0)
+        loss = F.cross_entropy(model.logits(x_nhwc), y) + sum(model.losses, 0.0)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

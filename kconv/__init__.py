@@ -9,7 +9,7 @@ Example:
 """
 
 from kconv import (activations, augmentation, config, constraints, datasets, initializers, layers,
-                   optimizers, padding, regularizers, saving, summary)
+                   optimizers, padding, regularizers, saving, summary, utils)
 from kconv.constraints import apply_constraints, attach_constraints
 from kconv.layers import Input
 from kconv.naming import clear_session
@@ -19,6 +19,15 @@ from kconv.sequential import Sequential
 __version__ = "0.1.0"
 
 __all__ = ["activations", "augmentation", "config", "constraints", "datasets", "initializers",
-           "layers", "optimizers", "padding", "regularizers", "saving", "summary",
+           "layers", "optimizers", "padding", "regularizers", "saving", "summary", "trainers",
+           "utils",
            "Sequential", "Input", "apply_constraints", "attach_constraints", "receptive_field",
            "clear_session", "__version__"]
+
+
+def __getattr__(name):
+    # The training engine needs Lightning; ``import kconv`` stays torch and numpy only.
+    if name == "trainers":
+        import importlib
+        return importlib.import_module("kconv.trainers")
+    raise AttributeError(f"module 'kconv' has no attribute {name!r}")

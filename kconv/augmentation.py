@@ -5,9 +5,11 @@ them (rotation and shear in degrees, shifts as fractions of the image size or pi
 independent zoom factors, flips with probability ½), and the transform is Keras's matrix
 ``R(theta) · T(tx, ty) · Sh(shear) · Z(zx, zy)`` about the image centre with its axis swap,
 so — as in Keras 3 — ``tx``, drawn from ``height_shift_range``, moves content along the
-width. The warp is bilinear (Keras's ``interpolation_order=1``) with one
-``affine_grid``/``grid_sample`` call for the whole batch; ``fill_mode='nearest'`` replicates
-edge pixels, ``'constant'`` fills with ``cval``.
+width. The warp is bilinear (Keras's ``interpolation_order=1``): the sampling grid of the whole
+batch is built by broadcasting the matrices over pixel coordinates (cheaper than
+``affine_grid``), with the flips folded into the same matrices, and resampled by one
+``grid_sample`` call; ``fill_mode='nearest'`` replicates edge pixels, ``'constant'`` fills
+with ``cval``.
 """
 
 import numbers
@@ -184,8 +186,7 @@ class ImageAugmentation(nn.Module):
 
     def apply(self, images, params):
         """Apply drawn ``params`` to a batch in this module's data format."""
-        channels_last = self.data_format == "channels_last"
-        x = images.permute(0, 3, 1, 2) if channels_last else images
+        x = config.to_channels_first(images, self.data_format)
         h, w = x.shape[-2:]
         m = affine_matrices((h, w), *(params[k].to(torch.float64) for k in (
             "theta", "tx", "ty", "shear", "zx", "zy")))
@@ -196,13 +197,13 @@ class ImageAugmentation(nn.Module):
         flip[:, 0, 0], flip[:, 0, 2] = 1 - 2 * fh, fh * (w - 1)
         flip[:, 1, 1], flip[:, 1, 2] = 1 - 2 * fv, fv * (h - 1)
         x = warp(x, m @ flip, self.fill_mode, self.cval)
-        return x.permute(0, 2, 3, 1) if channels_last else x
+        return config.from_channels_first(x, self.data_format)
 
     def forward(self, images):
         if not self.training or not self.active:
             return images
-        h, w = images.shape[1:3] if self.data_format == "channels_last" else images.shape[2:4]
-        return self.apply(images, self.sample(images.shape[0], (h, w), images.device))
+        size = config.spatial_shape(images.shape, self.data_format)
+        return self.apply(images, self.sample(images.shape[0], size, images.device))
 
     def get_config(self):
         return {key: getattr(self, key) for key in (

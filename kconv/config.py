@@ -89,10 +89,40 @@ def standardize_data_format(data_format):
     return check_choice("data_format", data_format, DATA_FORMATS, lower=True)
 
 
+def channel_axis(data_format):
+    """The channel axis of a batch: -1 for 'channels_last', 1 for 'channels_first'."""
+    return -1 if data_format == "channels_last" else 1
+
+
+def spatial_axes(data_format, ndim):
+    """The spatial axes of an ``ndim``-dimensional batch: ``(1, ..., ndim - 2)`` for
+    'channels_last', ``(2, ..., ndim - 1)`` for 'channels_first'."""
+    start = 1 if data_format == "channels_last" else 2
+    return tuple(range(start, start + ndim - 2))
+
+
+def spatial_shape(shape, data_format):
+    """The spatial sizes of a batch ``shape``: ``(H, W)`` of (N, H, W, C) or (N, C, H, W)."""
+    return tuple(shape[axis] for axis in spatial_axes(data_format, len(shape)))
+
+
+def to_channels_first(x, data_format):
+    """A channels_first view of a batch: free for channels_last inputs, whose memory is
+    then torch's ``channels_last`` format (what fast convolution kernels want)."""
+    return x.movedim(-1, 1) if data_format == "channels_last" else x
+
+
+def from_channels_first(y, data_format):
+    """The inverse of :func:`to_channels_first` (a view)."""
+    return y.movedim(1, -1) if data_format == "channels_last" else y
+
+
 def check_padding(padding):
     """'valid' or 'same', case-insensitive, as Keras's ``standardize_padding``."""
     return check_choice("padding", padding, ("valid", "same"), lower=True)
 
 
 __all__ = ["config_path", "image_data_format", "set_image_data_format", "epsilon",
-           "set_epsilon", "standardize_data_format", "check_padding", "DATA_FORMATS"]
+           "set_epsilon", "standardize_data_format", "check_padding", "channel_axis",
+           "spatial_axes", "spatial_shape", "to_channels_first", "from_channels_first",
+           "DATA_FORMATS"]

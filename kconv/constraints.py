@@ -117,7 +117,7 @@ def apply_constraints(module, params=None):
     """
     selected = None if params is None else {id(p) for p in params}
     for layer in module.modules():
-        for spec in getattr(layer, "_weight_specs", {}).values():
+        for spec in getattr(layer, "weight_specs", {}).values():  # kconv layers' protocol
             tensor = getattr(layer, spec.name)
             if spec.constraint is None or not tensor.requires_grad:
                 continue

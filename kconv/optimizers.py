@@ -193,3 +193,8 @@ _OPTIMIZERS = {"adam": Adam, "rmsprop": RMSprop, "sgd": SGD}
 def get(name):
     """The optimizer class for a Keras name ('adam', 'rmsprop', 'sgd'; any case)."""
     return _OPTIMIZERS[check_choice("optimizer", name, tuple(_OPTIMIZERS), lower=True)]
+
+
+def names():
+    """The Keras names :func:`get` accepts, sorted."""
+    return sorted(_OPTIMIZERS)

@@ -10,6 +10,7 @@ position of the last feature map.
 
 from dataclasses import dataclass
 
+from kconv import config
 from kconv.layers.conv import Conv2D
 from kconv.layers.core import Flatten
 from kconv.layers.pooling import _GlobalPooling2D, _Pooling2D
@@ -31,9 +32,8 @@ class FieldRow:
 
 
 def _spatial(shape, data_format):
-    if shape is None or len(shape) != 4:
-        return None
-    return tuple(shape[1:3]) if data_format == "channels_last" else tuple(shape[2:4])
+    """(H, W) of a 4-D batch shape; None once the layer has left image space."""
+    return config.spatial_shape(shape, data_format) if shape and len(shape) == 4 else None
 
 
 def receptive_field(model):

@@ -14,10 +14,10 @@ import posixpath
 import zipfile
 
 import numpy as np
-import torch
 
 from kconv import layers as layers_lib
 from kconv.naming import to_snake_case
+from kconv.utils.file_utils import atomic_path
 
 LAYER_CLASSES = {cls.__name__: cls for cls in (
     layers_lib.Conv2D, layers_lib.Dense, layers_lib.Activation, layers_lib.Dropout,
@@ -40,7 +40,7 @@ def _h5py():
 
 
 def _weighted(model):
-    return [layer for layer in model.layers if layer._weight_specs]
+    return [layer for layer in model.layers if layer.weight_specs]
 
 
 def _assign(model, arrays_per_layer, source):
@@ -49,19 +49,15 @@ def _assign(model, arrays_per_layer, source):
     if len(arrays_per_layer) != len(targets):
         raise ValueError(f"{source} holds weights for {len(arrays_per_layer)} layers, but "
                          f"model '{model.name}' has {len(targets)} layers with weights")
-    with torch.no_grad():
-        for layer, (name, arrays) in zip(targets, arrays_per_layer):
-            specs = list(layer._weight_specs.values())
-            shapes = [tuple(a.shape) for a in arrays]
-            expected = [spec.keras_shape for spec in specs]
-            if shapes != expected:
-                raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) does not fit "
-                                 f"the weights of '{name}' in {source}: expected shapes "
-                                 f"{expected}, found {shapes}")
-            for spec, array in zip(specs, arrays):
-                target = getattr(layer, spec.name)
-                target.copy_(spec.from_keras(torch.as_tensor(np.asarray(array)))
-                             .to(target.dtype))
+    for layer, (name, arrays) in zip(targets, arrays_per_layer):
+        shapes = [tuple(a.shape) for a in arrays]
+        expected = [spec.keras_shape for spec in layer.weight_specs.values()]
+        if shapes != expected:
+            raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) does not fit "
+                             f"the weights of '{name}' in {source}: expected shapes "
+                             f"{expected}, found {shapes}")
+    for layer, (_, arrays) in zip(targets, arrays_per_layer):
+        layer.set_weights([np.asarray(a) for a in arrays])
 
 
 def _keras_keys(model):
@@ -86,7 +82,7 @@ def _read_weights_h5(f, model, source):
                              f"'layers/{key}' in {source}")
         variables = group.get("vars")
         values = [variables[str(i)][()] for i in range(len(variables))] if variables else []
-        if layer._weight_specs:
+        if layer.weight_specs:
             arrays.append((variables.attrs.get("name", key) if variables else key, values))
         elif values:
             raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) has no weights, "
@@ -176,28 +172,21 @@ def load_weights(model, path):
 
 def save_weights(model, path):
     """Write a Keras 3 ``.weights.h5`` that ``keras_model.load_weights`` reads into the same
-    architecture (written to a temporary file, then renamed)."""
+    architecture (written atomically)."""
     path = os.fspath(path)
     if not path.endswith(".weights.h5"):
         raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={path}")
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built: give it an Input first")
     h5py = _h5py()
-    tmp = path + ".tmp"
-    try:
-        with h5py.File(tmp, "w") as f:
-            group = f.create_group("layers")
-            for key, layer in zip(_keras_keys(model), model.layers):
-                variables = group.create_group(key).create_group("vars")
-                variables.attrs["name"] = layer.name
-                for i, spec in enumerate(layer._weight_specs.values()):
-                    value = spec.to_keras(getattr(layer, spec.name).detach()).cpu()
-                    variables.create_dataset(str(i), data=value.contiguous().numpy())
-            f.create_group("vars").attrs["name"] = model.name
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        group = f.create_group("layers")
+        for key, layer in zip(_keras_keys(model), model.layers):
+            variables = group.create_group(key).create_group("vars")
+            variables.attrs["name"] = layer.name
+            for i, value in enumerate(layer.get_weights()):
+                variables.create_dataset(str(i), data=value)
+        f.create_group("vars").attrs["name"] = model.name
 
 
 # ----------------------------------------------------------------------------- configs
@@ -260,9 +249,9 @@ def model_from_config(config):
     layers = []
     for index, entry in enumerate(body.get("layers", [])):
         if entry.get("class_name") == "InputLayer":
-            shape = (entry.get("config") or {}).get("batch_shape") or \
-                (entry.get("config") or {}).get("batch_input_shape")
-            layers.append(Input(tuple(shape[1:])))
+            input_config = entry.get("config") or {}
+            shape = input_config.get("batch_shape") or input_config.get("batch_input_shape")
+            layers.append(Input(tuple(shape[1:]), name=input_config.get("name")))
         else:
             layers.append(_layer_from_config(entry, index))
     if layers and not isinstance(layers[0], Input):

@@ -1,5 +1,6 @@
 """``Sequential``: a Keras-style stack of kconv layers that is a plain ``nn.Module``."""
 
+from kconv import activations
 from kconv import summary as summary_lib
 from kconv.layers.core import Input
 from kconv.layers.layer import Layer
@@ -25,6 +26,7 @@ class Sequential(Layer):
 
     def __init__(self, layers=None, *, name=None, trainable=True):
         super().__init__(name=name, trainable=trainable)
+        self.input = None  # the Input it was given, if any (Keras's InputLayer)
         for layer in layers or ():
             self.add(layer)
 
@@ -47,6 +49,7 @@ class Sequential(Layer):
             if len(self):
                 raise ValueError(f"Sequential '{self.name}': an Input can only come first; "
                                  f"received it after {len(self)} layer(s)")
+            self.input = layer
             self._set_input(layer.shape, layer.batch_size)
             return
         if not isinstance(layer, Layer):
@@ -78,6 +81,23 @@ class Sequential(Layer):
             x = layer(x)
         return x
 
+    def logits(self, x):
+        """The output before the final softmax, computed without it: what a numerically
+        stable cross-entropy takes. ``softmax(model.logits(x)) == model(x)``.
+
+        Raises:
+            ValueError: the last layer does not apply a softmax.
+        """
+        *body, head = self.layers or [None]
+        if getattr(head, "activation", None) is not activations.softmax:
+            last = "no layers" if head is None else \
+                f"last layer '{head.name}' ({type(head).__name__})"
+            raise self._error(f"logits needs a last layer that applies softmax; the model has "
+                              f"{last}")
+        for layer in body:
+            x = layer(x)
+        return head.pre_activation(x)
+
     def summary(self, line_length=None, print_fn=None, return_string=False,
                 receptive_field=False):
         """Print Keras's summary table (or return it as text with ``return_string``).
@@ -105,6 +125,10 @@ class Sequential(Layer):
         saving.save_weights(self, path)
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable,
-                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                           for layer in self.layers]}
+        """Keras's Sequential config: the InputLayer first when the model has an Input."""
+        layers = [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                  for layer in self.layers]
+        if self.input is not None:
+            layers.insert(0, {"class_name": "InputLayer", "config": {
+                "batch_shape": self.input.batch_shape, "name": self.input.name}})
+        return {"name": self.name, "trainable": self.trainable, "layers": layers}

@@ -8,6 +8,11 @@ import math
 import numbers
 
 
+class InputTooSmallError(ValueError):
+    """An input smaller than a layer's window (kernel or pool): the layer's output would
+    have no positions. Raised by every convolution and pooling layer."""
+
+
 def invalid_value(name, expected, value):
     """The ValueError for argument ``name``: what was expected and what was received."""
     return ValueError(f"Invalid value for argument `{name}`: expected {expected}. "

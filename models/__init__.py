@@ -1,5 +1,9 @@
-"""The tutorials' networks built from kconv layers, registered by name, and the Lightning
-system that trains them.
+"""The tutorials' networks built from kconv layers, registered by name, and
+``ClassifierSystem``, which trains them on kconv's engine (imported on first use, so
+building a network needs no Lightning).
+
+This folder is used from the repository checkout (train.py, notebooks, tests and benchmarks
+run there); installing kconv does not install it (CONTRIBUTING.md says why).
 
 Example:
     >>> import models
@@ -9,10 +13,13 @@ Example:
 """
 
 from models import cifar, mnist, stridednet  # noqa: F401  (registers the builders)
-from models.common import logits
-from models.registry import builder, get_model, list_models, register
-from models.report import classification_report
-from models.system import ClassifierSystem
+from models.registry import builder, describe, get_model, list_models, register
 
-__all__ = ["get_model", "list_models", "register", "builder", "logits", "ClassifierSystem",
-           "classification_report"]
+__all__ = ["get_model", "list_models", "register", "builder", "describe", "ClassifierSystem"]
+
+
+def __getattr__(name):
+    if name == "ClassifierSystem":  # needs Lightning
+        from models.system import ClassifierSystem
+        return ClassifierSystem
+    raise AttributeError(f"module 'models' has no attribute {name!r}")

@@ -61,6 +61,7 @@ def _variant_builder(name, overrides):
                          name=name, **{**BASE, **overrides})
     build.__name__ = name
     build.__doc__ = f"CIFAR-10 ablation {name[6:].upper()}: {VARIANTS[name][0]}."
+    build.description = VARIANTS[name][0]
     return build
 
 

@@ -39,3 +39,11 @@ def builder(name):
     if name not in _BUILDERS:
         raise invalid_value("model", f"one of {tuple(list_models())}", name)
     return _BUILDERS[name]
+
+
+def describe(name):
+    """What a network is, in one line: its builder's ``description`` (the ablation table's
+    change of a variant) or the first line of its docstring."""
+    build = builder(name)
+    text = getattr(build, "description", None) or (build.__doc__ or name).strip()
+    return text.splitlines()[0]

@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import torch
 
+import kconv
+
 
 def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
@@ -11,12 +13,7 @@ def to_numpy(x):
 
 def copy_from_keras(keras_layer, kconv_layer):
     """Copy a built Keras layer's weights (Keras order and layout) into a kconv layer."""
-    specs = list(kconv_layer._weight_specs.values())
-    assert len(specs) == len(keras_layer.weights), (specs, keras_layer.weights)
-    with torch.no_grad():
-        for spec, variable in zip(specs, keras_layer.weights):
-            value = torch.as_tensor(to_numpy(variable))
-            getattr(kconv_layer, spec.name).copy_(spec.from_keras(value))
+    kconv_layer.set_weights([to_numpy(variable) for variable in keras_layer.weights])
 
 
 def copy_model_from_keras(keras_model, kconv_model):
@@ -40,3 +37,30 @@ def keras_model_like(model):
                                         "config": layer.get_config()})
               for layer in model.layers]
     return keras.Sequential([keras.Input(model.build_shape[1:])] + layers)
+
+
+def mnist_cnn(lib):
+    """The MNIST CNN's layers from ``lib`` (keras or kconv)."""
+    L = lib.layers
+    return [L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
+            L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2),
+            L.Conv2D(64, 3, activation="relu"), L.Flatten(),
+            L.Dense(64, activation="relu"), L.Dense(10, activation="softmax")]
+
+
+def strided_block(lib):
+    """A StridedNet-like stack using every layer type, from ``lib``."""
+    L = lib.layers
+    return [L.Conv2D(16, 7, strides=2), L.Conv2D(32, 3, padding="same"), L.Activation("relu"),
+            L.BatchNormalization(), L.Conv2D(32, 3, strides=2, padding="same"),
+            L.Dropout(0.25), L.AveragePooling2D(2), L.GlobalAveragePooling2D(),
+            L.Dense(5, activation="softmax")]
+
+
+def build_both(factory, shape):
+    """The same Sequential built in Keras and in kconv from ``factory(library)``."""
+    keras.backend.clear_session()
+    kconv.clear_session()
+    k_model = keras.Sequential([keras.Input(shape)] + factory(keras))
+    model = kconv.Sequential([kconv.Input(shape)] + factory(kconv))
+    return k_model, model

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 import train
-from tests.kconv.test_datasets import write_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,7 +21,7 @@ def run_cli(*args, cwd, timeout=300):
                           env={**os.environ, "PYTHONPATH": ROOT})
 
 
-def test_folder_dataset_end_to_end(tmp_path):
+def test_folder_dataset_end_to_end(tmp_path, write_folder):
     data = write_folder(tmp_path / "images", counts={"cats": 6, "dogs": 6, "owls": 6})
     out = tmp_path / "run"
     result = run_cli("--dataset", str(data), "--image-size", "32", "--epochs", "2",
@@ -61,8 +60,7 @@ def test_fast_dev_run_on_real_mnist_writes_nothing(tmp_path, monkeypatch):
     assert not (tmp_path / "runs").exists()
 
 
-def test_cifar10_folder_and_download_flag(tmp_path, monkeypatch):
-    from tests.kconv.test_datasets import write_cifar
+def test_cifar10_folder_and_download_flag(tmp_path, monkeypatch, write_cifar):
     monkeypatch.chdir(tmp_path)
     write_cifar(tmp_path / "src" / "cifar-10-batches-py", per_batch=10)
     archive = tmp_path / "cifar.tar.gz"
@@ -177,7 +175,7 @@ BAD = [
 
 @pytest.mark.parametrize("argv,message", BAD)
 def test_bad_input_is_one_clear_line_and_writes_nothing(argv, message, tmp_path, monkeypatch,
-                                                        capsys):
+                                                        capsys, write_folder):
     monkeypatch.chdir(tmp_path)
     write_folder(tmp_path / "IMAGES")
     (tmp_path / "EMPTY").mkdir()
@@ -198,6 +196,27 @@ def test_help_shows_groups_and_defaults(capsys):
     for fragment in ("data:", "model and training:", "hardware:", "(default: mnist)",
                      "--fast-dev-run", "python train.py --resume"):
         assert fragment in text
+    flat = " ".join(text.split())
+    # Per-dataset defaults come from the recipes, optimizer choices from kconv.optimizers.
+    for key, flag in (("epochs", "--epochs EPOCHS epochs"), ("lr", "--lr LR learning rate")):
+        values = ", ".join(f"{'folders' if kind == 'folder' else kind} {recipe[key]}"
+                           for kind, recipe in train.RECIPES.items())
+        assert f"{flag} (default per dataset: {values})" in flat
+    assert "fake 32x32, folders 96x96" in flat and "(default: None)" not in flat
+    from kconv import optimizers
+    assert "{" + ",".join(optimizers.names()) + "}" in flat
+
+
+def test_help_and_bad_flags_do_not_import_the_training_stack():
+    code = ("import sys, train\n"
+            "try:\n    train.main(['--epochs', '0'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in sys.modules if m.split('.')[0] in "
+            "('lightning', 'torchmetrics', 'matplotlib', 'torchcodec')]\n"
+            "assert not heavy, heavy\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "train.py: error: argument --epochs" in result.stderr
 
 
 # ----------------------------------------------------------------------------- ablation
@@ -233,7 +252,7 @@ def test_ablation_on_fake_data_marks_a_diverging_variant(tmp_path, monkeypatch):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_ablation_flag_on_a_tiny_folder(tmp_path, monkeypatch):
+def test_ablation_flag_on_a_tiny_folder(tmp_path, monkeypatch, write_folder):
     data = write_folder(tmp_path / "images", counts={"a": 4, "b": 4}, size=(12, 12))
     monkeypatch.chdir(tmp_path)
     rows = train.main(["--dataset", str(data), "--ablation", "--epochs", "1", "--image-size",

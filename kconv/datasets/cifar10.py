@@ -13,6 +13,8 @@ import urllib.request
 import numpy as np
 import torch
 
+from kconv.utils.file_utils import atomic_path
+
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -58,17 +60,40 @@ def download(root, url=None):
     url = url or URL
     os.makedirs(root, exist_ok=True)
     archive = os.path.join(root, "cifar-10-python.tar.gz")
-    tmp = archive + ".part"
-    urllib.request.urlretrieve(url, tmp)
-    os.replace(tmp, archive)
+    with atomic_path(archive) as tmp:
+        urllib.request.urlretrieve(url, tmp)
     with tarfile.open(archive, "r:gz") as tar:
         tar.extractall(root, filter="data")  # rejects members outside root
     return os.path.join(root, FOLDER)
 
 
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+               "truck")
+
+
+def locate(path, download_if_missing=False):
+    """The folder holding the CIFAR-10 batches under ``path``, fetched first when missing
+    and ``download_if_missing`` (needs network access).
+
+    Raises:
+        FileNotFoundError: the files are missing; the message says where to put them.
+    """
+    folder = _resolve(path)
+    missing = [name for name in TRAIN_FILES + (TEST_FILE,)
+               if not os.path.isfile(os.path.join(folder, name))]
+    if missing and download_if_missing:
+        return download(os.fspath(path))
+    if missing:
+        raise FileNotFoundError(
+            f"CIFAR-10 files not found in {folder} (missing: {', '.join(missing)}). Download "
+            f"{URL} and unpack it so that {os.path.join(os.fspath(path), FOLDER)} holds "
+            f"data_batch_1..5, test_batch and batches.meta.")
+    return folder
+
+
 def load_data(path, download_if_missing=False):
-    """``((x_train, y_train), (x_test, y_test), class_names)``: uint8 (N, 32, 32, 3) images
-    and int64 labels.
+    """``(x_train, y_train), (x_test, y_test)``, as Keras returns them: uint8
+    (N, 32, 32, 3) images and int64 labels.
 
     Args:
         path: the ``cifar-10-batches-py`` folder, or a folder containing it.
@@ -78,26 +103,23 @@ def load_data(path, download_if_missing=False):
     Raises:
         FileNotFoundError: the files are missing; the message says where to put them.
     """
-    folder = _resolve(path)
-    missing = [name for name in TRAIN_FILES + (TEST_FILE,)
-               if not os.path.isfile(os.path.join(folder, name))]
-    if missing and download_if_missing:
-        folder = download(os.fspath(path))
-        missing = []
-    if missing:
-        raise FileNotFoundError(
-            f"CIFAR-10 files not found in {folder} (missing: {', '.join(missing)}). Download "
-            f"{URL} and unpack it so that {os.path.join(os.fspath(path), FOLDER)} holds "
-            f"data_batch_1..5, test_batch and batches.meta.")
+    folder = locate(path, download_if_missing)
     train = [_load_batch(os.path.join(folder, name)) for name in TRAIN_FILES]
     x_test, y_test = _load_batch(os.path.join(folder, TEST_FILE))
-    names = [f"class_{i}" for i in range(10)]
-    meta = os.path.join(folder, META_FILE)
-    if os.path.isfile(meta):
-        with open(meta, "rb") as f:
-            raw = _SafeUnpickler(f, encoding="bytes").load()
-        names = [n.decode() if isinstance(n, bytes) else str(n) for n in raw[b"label_names"]]
     x_train = np.concatenate([x for x, _ in train])
     y_train = np.concatenate([y for _, y in train])
     return ((torch.from_numpy(x_train), torch.from_numpy(y_train)),
-            (torch.from_numpy(x_test), torch.from_numpy(y_test)), names)
+            (torch.from_numpy(x_test), torch.from_numpy(y_test)))
+
+
+def class_names(path):
+    """The label names of the folder's ``batches.meta`` (:data:`CLASS_NAMES` without it)."""
+    meta = os.path.join(_resolve(path), META_FILE)
+    if not os.path.isfile(meta):
+        return list(CLASS_NAMES)
+    try:
+        with open(meta, "rb") as f:
+            raw = _SafeUnpickler(f, encoding="bytes").load()
+        return [n.decode() if isinstance(n, bytes) else str(n) for n in raw[b"label_names"]]
+    except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError) as e:
+        raise ValueError(f"Cannot read CIFAR-10 label names {meta}: {e}") from None

@@ -4,7 +4,7 @@ import torch
 
 
 def load_data(n_train=256, n_test=64, image_size=(32, 32), channels=3, classes=4, seed=0):
-    """``((x_train, y_train), (x_test, y_test), class_names)``: uint8 noise images in which
+    """``(x_train, y_train), (x_test, y_test)``: uint8 (N, H, W, C) noise images in which
     each class brightens its own horizontal band, so a CNN can learn them quickly."""
     gen = torch.Generator().manual_seed(seed)
     h, w = image_size
@@ -18,4 +18,9 @@ def load_data(n_train=256, n_test=64, image_size=(32, 32), channels=3, classes=4
         images = images + 127 * mask[:, :, None, None]
         return images.to(torch.uint8), labels
 
-    return make(n_train), make(n_test), [f"class_{i}" for i in range(classes)]
+    return make(n_train), make(n_test)
+
+
+def class_names(classes=4):
+    """The names of the synthetic classes: 'class_0', 'class_1', ..."""
+    return [f"class_{i}" for i in range(classes)]

@@ -73,21 +73,15 @@ class Conv2D(Layer):
         self._span = tuple(pad_math.effective_kernel(k, d)
                            for k, d in zip(self.kernel_size, self.dilation_rate))
 
-    @property
-    def channel_axis(self):
-        return -1 if self.data_format == "channels_last" else 1
-
     def build(self, input_shape):
-        channels = input_shape[self.channel_axis]
-        if channels is None:
-            raise ValueError(f"Layer '{self.name}' needs a known channel count; received "
-                             f"input shape {tuple(input_shape)}")
+        axis = config.channel_axis(self.data_format)
+        channels = self._known_size(input_shape, axis)
         if channels % self.groups:
-            raise ValueError(f"Layer '{self.name}': the number of input channels must be evenly "
-                             f"divisible by the number of groups. Received groups={self.groups}, "
-                             f"but the input has {channels} channels (full input shape is "
-                             f"{tuple(input_shape)}).")
-        self._check_spatial(input_shape)
+            raise self._error(f"the number of input channels must be evenly divisible by the "
+                              f"number of groups. Received groups={self.groups}, but the input "
+                              f"has {channels} channels (full input shape is "
+                              f"{tuple(input_shape)}).")
+        self._output_size(input_shape)
         self.in_channels = channels
         kh, kw = self.kernel_size
         self.add_weight("weight", (kh, kw, channels // self.groups, self.filters),
@@ -97,23 +91,14 @@ class Conv2D(Layer):
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer,
                             regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-        self._pin_input_axes({self.channel_axis: channels})
+        self._pin_input_axes({axis: channels})
 
-    def _spatial(self, shape):
-        return tuple(shape[1:3]) if self.data_format == "channels_last" else tuple(shape[2:4])
-
-    def _check_spatial(self, input_shape):
-        out = pad_math.conv_output_shape(self._spatial(input_shape), self.kernel_size,
-                                         self.strides, self.padding, self.dilation_rate)
-        if any(d is not None and d <= 0 for d in out):
-            raise ValueError(f"Layer '{self.name}': computed output size would be zero or "
-                             f"negative. Received inputs shape={tuple(input_shape)}, kernel "
-                             f"size={self.kernel_size}, dilation_rate={self.dilation_rate}, "
-                             f"strides={self.strides}, padding={self.padding}.")
-        return out
+    def _output_size(self, input_shape):
+        return self._window_output_size(input_shape, self.kernel_size, self.strides,
+                                        self.padding, self.dilation_rate)
 
     def compute_output_shape(self, input_shape):
-        h, w = self._check_spatial(input_shape)
+        h, w = self._output_size(input_shape)
         if self.data_format == "channels_last":
             return (input_shape[0], h, w, self.filters)
         return (input_shape[0], self.filters, h, w)
@@ -123,22 +108,19 @@ class Conv2D(Layer):
 
     def pre_activation(self, x):
         """The convolution output before the activation."""
-        if self.padding == "valid":
-            h, w = self._spatial(x.shape)
-            if h < self._span[0] or w < self._span[1]:
-                self._check_spatial(tuple(x.shape))
-        channels_last = self.data_format == "channels_last"
-        if channels_last:
-            x = x.permute(0, 3, 1, 2)  # NHWC -> NCHW view, channels_last in memory
+        x = config.to_channels_first(x, self.data_format)  # NHWC -> channels_last NCHW view
+        size = tuple(x.shape[-2:])
+        if self.padding == "valid" and (size[0] < self._span[0] or size[1] < self._span[1]):
+            self._output_size(tuple(config.from_channels_first(x, self.data_format).shape))
         native, explicit = (0, 0), None
         if self.padding == "same":
-            native, explicit = pad_math.same_conv_padding(tuple(x.shape[-2:]), self.kernel_size,
-                                                          self.strides, self.dilation_rate)
+            native, explicit = pad_math.same_conv_padding(size, self.kernel_size, self.strides,
+                                                          self.dilation_rate)
             if explicit is not None:
                 x = F.pad(x, explicit)
         y = F.conv2d(x, self.weight, self.bias, self.strides, native, self.dilation_rate,
                      self.groups)
-        return y.permute(0, 2, 3, 1) if channels_last else y
+        return config.from_channels_first(y, self.data_format)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,

@@ -47,10 +47,7 @@ class Dense(Layer):
         self.bias = None
 
     def build(self, input_shape):
-        if input_shape[-1] is None:
-            raise ValueError(f"Layer '{self.name}' needs a known last axis; received input "
-                             f"shape {tuple(input_shape)}")
-        self.in_features = input_shape[-1]
+        self.in_features = self._known_size(input_shape, -1)
         self.add_weight("weight", (self.in_features, self.units), self.kernel_initializer,
                         regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
                         to_keras=transpose, from_keras=transpose)

@@ -9,9 +9,11 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
+from kconv import config
 from kconv import constraints as constraints_lib
 from kconv import initializers, naming, regularizers, serialization
-from kconv.validation import shape_tuple
+from kconv import padding as pad_math
+from kconv.validation import InputTooSmallError, shape_tuple
 
 
 _RESOLVERS = {"initializer": initializers.get, "regularizer": regularizers.get,
@@ -41,7 +43,22 @@ def transpose(t):
 
 @dataclass
 class WeightSpec:
-    """How one weight maps to Keras: its Keras shape, layout converters and hooks."""
+    """How one weight of a layer maps to Keras.
+
+    The tensor is stored in torch's layout under ``name`` (a parameter, or a buffer for
+    statistics); Keras sees it through ``to_keras`` as an array of ``keras_shape``, and
+    ``from_keras`` converts back. Initializers, regularizers and constraints act on the
+    Keras view, so their axes and fans keep their Keras meaning; weight files convert with
+    the same pair.
+
+    Attributes:
+        name: the attribute name of the tensor on the layer ('weight', 'bias', ...).
+        keras_shape: the shape Keras gives this weight (a conv kernel is HWIO).
+        initializer: draws the initial value in Keras layout.
+        regularizer: penalty on the Keras view, or None.
+        constraint: projection of the Keras view after each optimizer step, or None.
+        to_keras, from_keras: layout converters between torch's and Keras's layouts.
+    """
 
     name: str
     keras_shape: tuple
@@ -121,7 +138,7 @@ class Layer(nn.Module):
     @property
     def weights(self):
         """All weights in Keras order: trainable parameters, then statistics buffers."""
-        return [getattr(m, s.name) for m in self._layers() for s in m._weight_specs.values()]
+        return [getattr(layer, spec.name) for layer, spec in self.weight_entries()]
 
     @property
     def trainable_weights(self):
@@ -153,17 +170,56 @@ class Layer(nn.Module):
                              "but the layer isn't built. Call it on data or build it first.")
         return sum(w.numel() for w in self.weights)
 
+    @property
+    def weight_specs(self):
+        """This layer's own weights in Keras order, ``{name: WeightSpec}`` (sublayers' are
+        on the sublayers): the protocol saving, constraints and tests build on."""
+        return self._weight_specs
+
+    def weight_entries(self):
+        """``(layer, spec)`` for every weight of this layer and its sublayers, in Keras
+        order (the order of :attr:`weights`)."""
+        return [(layer, spec) for layer in self._layers() for spec in layer._weight_specs.values()]
+
+    def get_weights(self):
+        """Keras's ``get_weights``: a copy of every weight as a NumPy array in Keras's
+        layout and order."""
+        return [spec.to_keras(getattr(layer, spec.name).detach())
+                .to("cpu", memory_format=torch.contiguous_format, copy=True).numpy()
+                for layer, spec in self.weight_entries()]
+
+    def set_weights(self, weights):
+        """Keras's ``set_weights``: arrays in Keras's layout and order (as
+        :meth:`get_weights` returns them) are copied into the torch tensors.
+
+        Raises:
+            ValueError: the count or a shape does not match, naming the weight.
+        """
+        entries = self.weight_entries()
+        weights = list(weights)
+        if len(weights) != len(entries):
+            raise self._error(f"set_weights received {len(weights)} arrays, but the layer has "
+                              f"{len(entries)} weights")
+        for (layer, spec), value in zip(entries, weights):
+            if tuple(value.shape) != spec.keras_shape:
+                raise self._error(f"weight '{layer.name}.{spec.name}' has Keras shape "
+                                  f"{spec.keras_shape}; set_weights received shape "
+                                  f"{tuple(value.shape)}")
+        with torch.no_grad():
+            for (layer, spec), value in zip(entries, weights):
+                target = getattr(layer, spec.name)
+                target.copy_(spec.from_keras(torch.as_tensor(value)).to(target.dtype))
+
     # ----------------------------------------------------------------- losses
     @property
     def losses(self):
         """Keras's ``layer.losses``: weight penalties of trainable weights, then the
         activity penalties of the last forward pass, for this layer and its sublayers."""
         out = []
-        for layer in self._layers():
-            for spec in layer._weight_specs.values():
-                weight = getattr(layer, spec.name)
-                if spec.regularizer is not None and weight.requires_grad:
-                    out.append(spec.regularizer(spec.to_keras(weight)))
+        for layer, spec in self.weight_entries():
+            weight = getattr(layer, spec.name)
+            if spec.regularizer is not None and weight.requires_grad:
+                out.append(spec.regularizer(spec.to_keras(weight)))
         for layer in self._layers():
             if layer._activity_loss is not None:
                 out.append(layer._activity_loss)
@@ -208,6 +264,40 @@ class Layer(nn.Module):
     def _incompatible(self, detail):
         return ValueError(f"Input 0 of layer '{self.name}' ({type(self).__name__}) is "
                           f"incompatible with the layer: {detail}")
+
+    def _error(self, detail, error=ValueError):
+        """The error template of everything a layer refuses once built or called."""
+        return error(f"Layer '{self.name}' ({type(self).__name__}): {detail}")
+
+    def _known_size(self, input_shape, axis):
+        """The size of ``axis`` of ``input_shape``, which building the layer needs."""
+        shape = tuple(input_shape)
+        if not -len(shape) <= axis < len(shape):
+            raise self._error(f"axis {axis} is out of range for an input of shape {shape}")
+        if shape[axis] is None:
+            raise self._error(f"axis {axis} of the input must be known to build the layer; "
+                              f"received input shape {shape}")
+        return shape[axis]
+
+    def _window_output_size(self, input_shape, window, strides, padding, dilation=None,
+                            window_name="kernel_size"):
+        """The spatial output size of a sliding-window layer (convolution or pooling) on
+        ``input_shape``, in the layer's ``data_format``.
+
+        Raises:
+            InputTooSmallError: the window does not fit into the input.
+        """
+        dilation = dilation or (1,) * len(window)
+        spatial = config.spatial_shape(input_shape, self.data_format)
+        out = pad_math.conv_output_shape(spatial, window, strides, padding, dilation)
+        if any(d is not None and d <= 0 for d in out):
+            details = f"{window_name}={window}, strides={strides}, padding={padding}"
+            if any(d > 1 for d in dilation):
+                details += f", dilation_rate={dilation}"
+            raise self._error(f"computed output size would be zero or negative. Received "
+                              f"inputs shape={tuple(input_shape)}, {details}.",
+                              InputTooSmallError)
+        return out
 
     # ----------------------------------------------------------------- calling
     def forward(self, x):

@@ -56,15 +56,8 @@ class BatchNormalization(Layer):
         self._channel_dim = None
 
     def build(self, input_shape):
-        ndim = len(input_shape)
-        if not -ndim <= self.axis < ndim:
-            raise ValueError(f"Layer '{self.name}': invalid axis {self.axis} for an input of "
-                             f"shape {tuple(input_shape)}")
-        self._channel_dim = self.axis % ndim
-        channels = input_shape[self._channel_dim]
-        if channels is None:
-            raise ValueError(f"Layer '{self.name}' needs a known size on axis {self.axis}; "
-                             f"received input shape {tuple(input_shape)}")
+        channels = self._known_size(input_shape, self.axis)
+        self._channel_dim = self.axis % len(input_shape)
         if self.scale:
             self.add_weight("weight", (channels,), self.gamma_initializer,
                             regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)

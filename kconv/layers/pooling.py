@@ -23,21 +23,14 @@ class _Pooling2D(Layer):
     input_ndim = 4
 
     def compute_output_shape(self, input_shape):
-        last = self.data_format == "channels_last"
-        size = input_shape[1:3] if last else input_shape[2:4]
-        h, w = pad_math.conv_output_shape(size, self.pool_size, self.strides, self.padding)
-        if any(d is not None and d <= 0 for d in (h, w)):
-            raise ValueError(f"Layer '{self.name}': computed output size would be zero or "
-                             f"negative. Received inputs shape={tuple(input_shape)}, "
-                             f"pool_size={self.pool_size}, strides={self.strides}, "
-                             f"padding={self.padding}.")
-        n, c = input_shape[0], input_shape[-1 if last else 1]
-        return (n, h, w, c) if last else (n, c, h, w)
+        h, w = self._window_output_size(input_shape, self.pool_size, self.strides,
+                                        self.padding, window_name="pool_size")
+        n, c = input_shape[0], input_shape[config.channel_axis(self.data_format)]
+        return (n, h, w, c) if self.data_format == "channels_last" else (n, c, h, w)
 
     def call(self, x):
-        if self.data_format == "channels_last":
-            return self._pool(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        return self._pool(x)
+        y = self._pool(config.to_channels_first(x, self.data_format))
+        return config.from_channels_first(y, self.data_format)
 
     def _pads(self, x):
         if self.padding == "valid":
@@ -115,7 +108,7 @@ class _GlobalPooling2D(Layer):
 
     @property
     def _axes(self):
-        return (1, 2) if self.data_format == "channels_last" else (2, 3)
+        return config.spatial_axes(self.data_format, self.input_ndim)
 
     def compute_output_shape(self, input_shape):
         if self.keepdims:

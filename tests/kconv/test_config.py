@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from kconv import config
 from kconv.layers import Conv2D
@@ -56,3 +57,24 @@ def test_set_image_data_format_validates():
     assert str(info.value) == ("Invalid value for argument `image_data_format`: expected one of "
                                "('channels_first', 'channels_last'). "
                                "Received: image_data_format='NHWC'")
+
+
+def test_axes_of_each_data_format():
+    assert config.channel_axis("channels_last") == -1
+    assert config.channel_axis("channels_first") == 1
+    assert config.spatial_axes("channels_last", 4) == (1, 2)
+    assert config.spatial_axes("channels_first", 4) == (2, 3)
+    assert config.spatial_axes("channels_last", 5) == (1, 2, 3)
+    assert config.spatial_axes("channels_first", 3) == (2,)
+    assert config.spatial_shape((None, 7, 9, 3), "channels_last") == (7, 9)
+    assert config.spatial_shape((None, 3, 7, 9), "channels_first") == (7, 9)
+
+
+def test_channels_first_views_are_free_and_invert():
+    x = torch.rand(2, 5, 6, 3)
+    view = config.to_channels_first(x, "channels_last")
+    assert view.shape == (2, 3, 5, 6) and view.data_ptr() == x.data_ptr()
+    assert view.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(config.from_channels_first(view, "channels_last"), x)
+    assert config.to_channels_first(x, "channels_first") is x
+    assert config.from_channels_first(x, "channels_first") is x

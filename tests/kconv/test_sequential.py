@@ -6,76 +6,14 @@ import torch
 import kconv
 from kconv.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
                           Dropout, Flatten, GlobalAveragePooling2D, Input, MaxPooling2D)
-from tests.keras_oracle import assert_close, copy_model_from_keras, to_numpy
-
-
-def mnist_cnn(lib):
-    L = lib.layers
-    return [L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
-            L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2),
-            L.Conv2D(64, 3, activation="relu"), L.Flatten(),
-            L.Dense(64, activation="relu"), L.Dense(10, activation="softmax")]
-
-
-def strided_block(lib):
-    L = lib.layers
-    return [L.Conv2D(16, 7, strides=2), L.Conv2D(32, 3, padding="same"), L.Activation("relu"),
-            L.BatchNormalization(), L.Conv2D(32, 3, strides=2, padding="same"),
-            L.Dropout(0.25), L.AveragePooling2D(2), L.GlobalAveragePooling2D(),
-            L.Dense(5, activation="softmax")]
-
-
-def _build_both(factory, shape):
-    keras.backend.clear_session()
-    kconv.clear_session()
-    k_model = keras.Sequential([keras.Input(shape)] + factory(keras))
-    model = kconv.Sequential([kconv.Input(shape)] + factory(kconv))
-    return k_model, model
-
-
-def _keras_footer(k_model):
-    lines = []
-    k_model.summary(print_fn=lambda s, line_break=None: lines.append(s))
-    return [line for line in "\n".join(lines).splitlines()
-            if line.lstrip().startswith(("Total", "Trainable", "Non-trainable"))]
-
-
-@pytest.mark.parametrize("factory,shape", [(mnist_cnn, (28, 28, 1)),
-                                           (strided_block, (64, 48, 3))])
-def test_summary_matches_keras(factory, shape):
-    k_model, model = _build_both(factory, shape)
-    ours = [(layer.name, type(layer).__name__, layer.output_shape, layer.count_params())
-            for layer in model.layers]
-    theirs = [(layer.name, type(layer).__name__, tuple(layer.output.shape),
-               layer.count_params()) for layer in k_model.layers]
-    assert ours == theirs
-    text = model.summary(return_string=True)
-    assert text.splitlines()[0] == 'Model: "sequential"'
-    assert [line for line in text.splitlines() if line.startswith(" ")] == _keras_footer(k_model)
-    for name, cls, shape_, params in ours:
-        row = next(line for line in text.splitlines() if line.startswith(f"│ {name} "))
-        assert kconv.summary.format_shape(shape_) in row and f"{params:,}" in row
-
-
-def test_mnist_cnn_has_93322_parameters():
-    model = kconv.Sequential([Input((28, 28, 1))] + mnist_cnn(kconv))
-    assert model.count_params() == 93322
-    assert sum(layer.count_params() for layer in model.layers[:5]) == 55744
-    assert " Total params: 93,322 (364.54 KB)" in model.summary(return_string=True)
-
-
-def test_summary_prints_and_wraps_long_names(capsys):
-    model = kconv.Sequential([Input((4, 4, 2)), BatchNormalization()])
-    model.summary()
-    out = capsys.readouterr().out
-    assert "│ batch_normalization" in out and "│ (BatchNormalization)" in out
-    assert " Non-trainable params: 4 (16.00 B)" in out
+from tests.keras_oracle import (assert_close, build_both, copy_model_from_keras, mnist_cnn,
+                                strided_block, to_numpy)
 
 
 @pytest.mark.parametrize("factory,shape", [(mnist_cnn, (28, 28, 1)),
                                            (strided_block, (64, 48, 3))])
 def test_forward_matches_keras_with_copied_weights(factory, shape):
-    k_model, model = _build_both(factory, shape)
+    k_model, model = build_both(factory, shape)
     copy_model_from_keras(k_model, model)
     model.eval()
     x = np.random.default_rng(10).random((2,) + shape).astype("float32")
@@ -89,7 +27,7 @@ def test_losses_match_keras():
                          bias_initializer="random_normal", activity_regularizer="l2"),
                 L.Flatten(), L.Dense(3, kernel_regularizer="l1l2", activity_regularizer=R.L1(0.1))]
 
-    k_model, model = _build_both(factory, (6, 6, 2))
+    k_model, model = build_both(factory, (6, 6, 2))
     copy_model_from_keras(k_model, model)
     x = np.random.default_rng(11).standard_normal((4, 6, 6, 2)).astype("float32")
     k_model(x)
@@ -151,3 +89,28 @@ def test_automatic_names_follow_keras():
     names = [Conv2D(1, 1).name, Conv2D(1, 1).name, MaxPooling2D().name, Dense(1, name="x").name,
              AveragePooling2D(2).name]
     assert names == ["conv2d", "conv2d_1", "max_pooling2d", "x", "average_pooling2d"]
+
+
+def test_logits_skip_the_final_softmax():
+    model = kconv.Sequential([Input((28, 28, 1))] + mnist_cnn(kconv)).eval()
+    x = torch.rand(2, 28, 28, 1)
+    assert torch.allclose(torch.softmax(model.logits(x), -1), model(x), atol=1e-6)
+    with pytest.raises(ValueError) as info:
+        kconv.Sequential([Input((3,)), Dense(2, name="out")], name="m").logits(torch.zeros(1, 3))
+    assert str(info.value) == ("Layer 'm' (Sequential): logits needs a last layer that applies "
+                               "softmax; the model has last layer 'out' (Dense)")
+    with pytest.raises(ValueError, match="the model has no layers"):
+        kconv.Sequential(name="m").logits(torch.zeros(1, 3))
+
+
+def test_config_starts_with_the_input_layer_as_in_keras():
+    model = kconv.Sequential([Input((3,), name="features"), Dense(2)], name="m")
+    keras.backend.clear_session()
+    theirs = keras.Sequential([keras.Input((3,), name="features"), keras.layers.Dense(2)])
+    ours = model.get_config()
+    keras_input = theirs.get_config()["layers"][0]
+    assert ours["layers"][0]["class_name"] == keras_input["class_name"] == "InputLayer"
+    for key in ("batch_shape", "name"):
+        assert ours["layers"][0]["config"][key] == keras_input["config"][key]
+    assert [entry["class_name"] for entry in ours["layers"]] == ["InputLayer", "Dense"]
+    assert kconv.Sequential([Dense(2)]).get_config()["layers"][0]["class_name"] == "Dense"

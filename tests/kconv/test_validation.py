@@ -64,15 +64,20 @@ def test_messages(make, error, message):
 def test_unknown_channel_and_feature_sizes():
     with pytest.raises(ValueError) as info:
         Conv2D(2, 3, name="c").build_for((None, 5, 5, None))
-    assert str(info.value) == ("Layer 'c' needs a known channel count; received input shape "
-                               "(None, 5, 5, None)")
+    assert str(info.value) == ("Layer 'c' (Conv2D): axis -1 of the input must be known to build "
+                               "the layer; received input shape (None, 5, 5, None)")
     with pytest.raises(ValueError) as info:
         Dense(2, name="d").build_for((None, None))
-    assert str(info.value) == "Layer 'd' needs a known last axis; received input shape (None, None)"
+    assert str(info.value) == ("Layer 'd' (Dense): axis -1 of the input must be known to build "
+                               "the layer; received input shape (None, None)")
     with pytest.raises(ValueError) as info:
         BatchNormalization(name="b").build_for((None, 3, None))
-    assert str(info.value) == ("Layer 'b' needs a known size on axis -1; received input shape "
-                               "(None, 3, None)")
+    assert str(info.value) == ("Layer 'b' (BatchNormalization): axis -1 of the input must be "
+                               "known to build the layer; received input shape (None, 3, None)")
+    with pytest.raises(ValueError) as info:
+        BatchNormalization(axis=4, name="b").build_for((None, 3, 3))
+    assert str(info.value) == ("Layer 'b' (BatchNormalization): axis 4 is out of range for an "
+                               "input of shape (None, 3, 3)")
 
 
 def test_callables_are_accepted_as_identifiers():

@@ -40,7 +40,7 @@ def test_every_network_trains_a_step(name, data_format):
     probs = model(x)
     assert probs.shape == (3, 5)
     assert torch.allclose(probs.sum(dim=1), torch.ones(3), atol=1e-5)
-    loss = torch.nn.functional.cross_entropy(models.logits(model, x), torch.tensor([0, 1, 4]))
+    loss = torch.nn.functional.cross_entropy(model.logits(x), torch.tensor([0, 1, 4]))
     (loss + sum(model.losses, torch.zeros(()))).backward()
     assert all(p.grad is not None for p in model.parameters())
 
@@ -49,15 +49,12 @@ def test_logits_are_the_pre_softmax_output():
     for name in ("mnist_cnn", "cifar_ex1"):
         model = models.get_model(name).eval()
         x = torch.rand((2,) + model.build_shape[1:])
-        assert torch.allclose(torch.softmax(models.logits(model, x), -1), model(x), atol=1e-6)
+        assert torch.allclose(torch.softmax(model.logits(x), -1), model(x), atol=1e-6)
 
 
-def test_logits_need_a_softmax_head():
-    model = kconv.Sequential([kconv.Input((3,)), kconv.layers.Dense(2)])
-    with pytest.raises(ValueError) as info:
-        models.logits(model, torch.zeros(1, 3))
-    assert str(info.value) == ("Invalid value for argument `model`: expected a network whose "
-                               "last layer applies softmax. Received: model='Dense'")
+def test_describe_names_what_a_network_is():
+    assert models.describe("cifar_ex10") == "5x5 kernels"
+    assert models.describe("mnist_cnn").startswith("Three 3x3 ReLU convs")
 
 
 def test_published_parameter_counts():

@@ -7,6 +7,7 @@ import torch
 
 from kconv import initializers
 from kconv.layers import Conv2D
+from kconv.validation import InputTooSmallError
 from tests.keras_oracle import assert_close, copy_from_keras, keras_call
 
 
@@ -182,17 +183,23 @@ def test_call_time_errors_name_the_layer():
     assert str(info.value) == ("Input 0 of layer 'c1' (Conv2D) is incompatible with the layer: "
                                "expected axis -1 of input shape to have value 3, but received "
                                "input with shape (1, 5, 5, 4)")
-    with pytest.raises(ValueError, match="Layer 'c1': computed output size would be zero or "
-                                         "negative"):
+    with pytest.raises(InputTooSmallError) as info:
         layer(torch.zeros(1, 2, 5, 3))
+    assert str(info.value) == ("Layer 'c1' (Conv2D): computed output size would be zero or "
+                               "negative. Received inputs shape=(1, 2, 5, 3), "
+                               "kernel_size=(3, 3), strides=(1, 1), padding=valid.")
+    with pytest.raises(InputTooSmallError, match=r"shape=\(None, 3, 3, 1\), kernel_size=\(3, "
+                                                 r"3\), strides=\(1, 1\), padding=valid, "
+                                                 r"dilation_rate=\(2, 2\)\."):
+        Conv2D(1, 3, dilation_rate=2).build_for((None, 3, 3, 1))
 
 
 def test_groups_must_divide_input_channels():
     with pytest.raises(ValueError) as info:
         Conv2D(4, 3, groups=2, name="g")(torch.zeros(1, 5, 5, 3))
     assert str(info.value) == (
-        "Layer 'g': the number of input channels must be evenly divisible by the number of "
-        "groups. Received groups=2, but the input has 3 channels (full input shape is "
+        "Layer 'g' (Conv2D): the number of input channels must be evenly divisible by the "
+        "number of groups. Received groups=2, but the input has 3 channels (full input shape is "
         "(None, 5, 5, 3)).")
 
 

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from kconv import activations
-from kconv.layers import Activation, Dropout, Flatten, Input
+from kconv.layers import Dropout, Flatten, Input
 from tests.keras_oracle import assert_close, keras_call
 
 
@@ -21,36 +20,6 @@ def test_flatten_shapes():
     assert Flatten().compute_output_shape((None, 6, 6, 128)) == (None, 4608)
     assert Flatten().compute_output_shape((None, None, 6, 128)) == (None, None)
     assert Flatten()(torch.zeros(3, 2)).shape == (3, 2)
-
-
-@pytest.mark.parametrize("name", activations.names())
-def test_every_activation_matches_keras(name):
-    if name == "threshold":  # needs explicit arguments in Keras too
-        x = torch.linspace(-4, 4, 17)
-        expected = keras.activations.threshold(keras.ops.convert_to_tensor(x.numpy()), 0.5, -1.0)
-        assert_close(activations.threshold(x, 0.5, -1.0), keras.ops.convert_to_numpy(expected))
-        return
-    x = np.random.default_rng(2).standard_normal((3, 8)).astype("float32") * 3
-    expected = keras_call(keras.layers.Activation(name), x)
-    assert_close(Activation(name)(torch.from_numpy(x)), expected)
-
-
-@pytest.mark.parametrize("kwargs", [dict(negative_slope=0.1), dict(max_value=6.0),
-                                    dict(threshold=0.5), dict(negative_slope=0.2, max_value=2.0,
-                                                              threshold=-0.5)])
-def test_relu_options_match_keras(kwargs):
-    x = np.linspace(-8, 8, 33).astype("float32")
-    expected = keras.ops.convert_to_numpy(keras.activations.relu(x, **kwargs))
-    assert_close(activations.relu(torch.from_numpy(x), **kwargs), expected)
-
-
-def test_activation_lookup_is_case_sensitive():
-    with pytest.raises(ValueError, match="Invalid value for argument `activation`: expected one "
-                                         r"of \('celu'"):
-        Activation("Relu")
-    assert activations.get(None) is activations.linear
-    assert activations.get("swish") is activations.silu
-    assert activations.serialize(activations.get("hard_swish")) == "hard_silu"
 
 
 def test_dropout_scales_kept_units_and_is_off_in_eval():
@@ -109,3 +78,13 @@ def test_input_validation():
         Input((28, -1))
     assert str(info.value) == ("Invalid value for argument `shape`: expected a tuple of "
                                "positive ints or None. Received: shape=(28, -1)")
+
+
+def test_input_names_follow_keras_and_are_checked():
+    assert [Input((3,)).name, Input((3,)).name, Input((3,), name="image").name] == \
+        ["input_layer", "input_layer_1", "image"]
+    assert repr(Input((3,), name="x")) == "Input(shape=(3,), name='x')"
+    with pytest.raises(TypeError) as info:
+        Input((3,), name=3)
+    assert str(info.value) == ("Invalid type for argument `name`: expected a string or None. "
+                               "Received: name=3 of type int")

@@ -83,5 +83,5 @@ def test_axis_validation():
         BatchNormalization(axis=[1, 2])
     assert str(info.value) == ("Invalid type for argument `axis`: expected an int. "
                                "Received: axis=[1, 2] of type list")
-    with pytest.raises(ValueError, match="invalid axis 4"):
+    with pytest.raises(ValueError, match="axis 4 is out of range"):
         BatchNormalization(axis=4, name="bn").build_for((None, 3, 3, 2))

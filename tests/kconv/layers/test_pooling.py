@@ -8,6 +8,7 @@ import torch
 from kconv import padding
 from kconv.layers import (AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
                           MaxPooling2D)
+from kconv.validation import InputTooSmallError
 from tests.keras_oracle import assert_close, keras_call
 
 CASES = list(itertools.product([(5, 5), (6, 6), (6, 7), (7, 4), (1, 3)], [2, 3, (2, 3)],
@@ -84,8 +85,11 @@ def test_pooling_output_shape_and_errors(cls):
         cls(pool_size=2, padding="foo")
     assert str(info.value) == ("Invalid value for argument `padding`: expected one of "
                                "('valid', 'same'). Received: padding='foo'")
-    with pytest.raises(ValueError, match="Layer 'p': computed output size would be zero"):
+    with pytest.raises(InputTooSmallError) as info:
         cls(pool_size=3, name="p").build_for((None, 2, 2, 1))
+    assert str(info.value) == (f"Layer 'p' ({cls.__name__}): computed output size would be zero "
+                               "or negative. Received inputs shape=(None, 2, 2, 1), "
+                               "pool_size=(3, 3), strides=(3, 3), padding=valid.")
     with pytest.raises(ValueError, match="expected ndim=4, found ndim=3"):
         cls(pool_size=2)(torch.zeros(2, 4, 4))
 

@@ -1,6 +1,6 @@
 import pytest
 
-from models import classification_report
+from kconv.trainers import classification_report
 
 
 def test_report_numbers():

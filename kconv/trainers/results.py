@@ -1,40 +1,14 @@
-"""Results of a run written atomically: text, JSON, CSV, the report and the plot."""
+"""Results of a run, written atomically: the metrics CSV, the classification report as
+text, and loss/accuracy plots."""
 
 import csv
 import io
-import json
-import os
-import tempfile
 
-
-def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never
-    see a half-written file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide results from others
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path, text):
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path, obj):
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+from kconv.utils.file_utils import atomic_write_bytes, atomic_write_text
 
 
 def write_csv(path, rows, columns):
+    """``rows`` (dicts) as CSV with a header of ``columns``; other keys are left out."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
@@ -79,7 +53,8 @@ def save_line_plot(path, series, title, ylabel):
         ax.set_xlabel("Epoch #")
         ax.set_ylabel(ylabel)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        ax.legend(loc="lower left", fontsize="small")
+        if series:
+            ax.legend(loc="lower left", fontsize="small")
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=100)
         plt.close(fig)

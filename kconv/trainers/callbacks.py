@@ -5,7 +5,7 @@ import time
 import lightning as L
 import torch
 
-from models.results import save_plot, write_csv
+from kconv.trainers.results import save_plot, write_csv
 
 COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
 

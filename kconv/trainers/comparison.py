@@ -1,26 +1,19 @@
-"""The ablation study: several variants trained with one recipe, compared in one table and
-two overlaid plots."""
+"""Comparing runs (an ablation study): several variants trained with one recipe, compared
+in one table and two overlaid plots."""
 
 import csv
 import math
 import os
 
-from models.cifar import VARIANTS
-from models.registry import builder
-from models.results import atomic_write_text, curve, save_line_plot, write_csv
+from kconv.trainers.results import curve, save_line_plot, write_csv
+from kconv.utils.file_utils import atomic_write_text
 
 COLUMNS = ["variant", "changed", "parameters", "best_val_acc", "final_val_acc", "best_epoch",
            "seconds_per_epoch", "status"]
 
 
-def describe(name):
-    """What a variant changes (the ablation table), or its builder's first doc line."""
-    if name in VARIANTS:
-        return VARIANTS[name][0]
-    return (builder(name).__doc__ or name).strip().splitlines()[0]
-
-
 def read_history(path):
+    """The rows of a run's ``metrics.csv`` (numbers as floats); [] when it does not exist."""
     if not os.path.isfile(path):
         return []
     with open(path, newline="") as f:
@@ -28,9 +21,10 @@ def read_history(path):
                 for row in csv.DictReader(f)]
 
 
-def summarize(name, parameters, history, error=None):
-    """One table row; a run whose losses turned NaN, or that raised, is marked failed."""
-    row = {"variant": name, "changed": describe(name), "parameters": parameters}
+def summarize(name, changed, parameters, history, error=None):
+    """One table row: the variant, what it changes, its parameter count and its history's
+    results; a run whose losses turned NaN, or that raised (``error``), is marked failed."""
+    row = {"variant": name, "changed": changed, "parameters": parameters}
     accs = [(r["val_acc"], int(r["epoch"])) for r in history if r.get("val_acc") is not None]
     losses = [v for r in history for v in (r.get("train_loss"), r.get("val_loss"))
               if v is not None]
@@ -53,6 +47,7 @@ def summarize(name, parameters, history, error=None):
 
 
 def markdown(rows):
+    """The comparison table in Markdown."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
         lines.append("| " + " | ".join(str(row.get(c, "")) for c in COLUMNS) + " |")

@@ -1,0 +1,104 @@
+"""A training run's dataset by name: MNIST, CIFAR-10, synthetic data or a folder of class
+folders, loaded once as uint8 (N, H, W, C) tensors, with class selection, resizing and a
+stratified split for folders."""
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from kconv.datasets import cifar10, fake, mnist
+from kconv.datasets.image_folder import load_image_folder, resize
+from kconv.datasets.split import stratified_split
+
+BUILTIN = ("mnist", "cifar10", "fake")
+TUTORIAL_CLASSES = ("Faces", "Leopards", "Motorbikes", "airplanes")  # StridedNet's CALTECH-101
+
+
+@dataclass
+class DataBundle:
+    """A train/test split of uint8 NHWC images with int64 labels."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    class_names: list
+    description: str
+
+    @property
+    def image_shape(self):
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def nbytes(self):
+        return sum(t.nbytes for t in (self.x_train, self.y_train, self.x_test, self.y_test))
+
+
+def cifar10_root():
+    """Where CIFAR-10 is looked for: ``$KCONV_CIFAR10``, else ``data/cifar10``."""
+    return os.environ.get("KCONV_CIFAR10", os.path.join("data", "cifar10"))
+
+
+def select_classes(x, y, names, classes):
+    """Keep only ``classes`` (names), relabelled 0..k-1 in the order given."""
+    if classes is None:
+        return x, y, names
+    unknown = [c for c in classes if c not in names]
+    if unknown:
+        raise ValueError(f"Unknown classes {unknown}; the dataset has: {', '.join(names)}")
+    keep = [names.index(c) for c in classes]
+    remap = torch.full((len(names),), -1, dtype=torch.int64)
+    remap[keep] = torch.arange(len(keep))
+    mask = remap[y] >= 0
+    return x[mask], remap[y[mask]], list(classes)
+
+
+def _load_folder(root, image_size, classes, test_size, seed):
+    if image_size is None:
+        raise ValueError(f"an image size is needed to load the folder {root}")
+    if classes is None and all(os.path.isdir(os.path.join(root, c)) for c in TUTORIAL_CLASSES):
+        classes = list(TUTORIAL_CLASSES)  # the tutorial's CALTECH-101 subset
+    folder = load_image_folder(root, image_size, classes)
+    train, test = stratified_split(folder.labels, test_size, seed)
+    if len(test) == 0 or len(train) == 0:
+        raise ValueError(f"--test-size {test_size} leaves an empty split of "
+                         f"{len(folder.labels)} images")
+    return DataBundle(folder.images[train], folder.labels[train], folder.images[test],
+                      folder.labels[test], folder.class_names, f"{root}: {folder.describe()}")
+
+
+def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed=42,
+                 download=False):
+    """Load ``dataset`` ('mnist', 'cifar10', 'fake', or a folder of class folders).
+
+    Args:
+        image_size: (H, W) to resize to, or None for the dataset's own size (folders need
+            one).
+        classes: optional list of class names to keep.
+        test_size, seed: the stratified split of a folder dataset (and the seed of 'fake').
+        download: fetch CIFAR-10 when its files are missing (needs network access).
+
+    Raises:
+        ValueError, FileNotFoundError: the data cannot be found or read; the message says
+            why.
+    """
+    if dataset not in BUILTIN:
+        return _load_folder(dataset, image_size, classes, test_size, seed)
+    if dataset == "mnist":
+        (x, y), (xt, yt) = mnist.load_data()
+        x, xt, y, yt = x[..., None], xt[..., None], y.long(), yt.long()  # (N, 28, 28, 1)
+        names, source = [str(i) for i in range(10)], "MNIST (embedded copy)"
+    elif dataset == "cifar10":
+        root = cifar10_root()
+        (x, y), (xt, yt) = cifar10.load_data(root, download_if_missing=download)
+        names, source = cifar10.class_names(root), f"CIFAR-10 from {root}"
+    else:
+        (x, y), (xt, yt) = fake.load_data(image_size=image_size or (32, 32), seed=seed)
+        names, source = fake.class_names(), "synthetic data"
+    x, y, kept = select_classes(x, y, names, classes)
+    xt, yt, _ = select_classes(xt, yt, names, classes)
+    if image_size is not None:
+        x, xt = resize(x, image_size), resize(xt, image_size)
+    return DataBundle(x, y, xt, yt, kept, f"{source}: {len(y)} training and {len(yt)} test "
+                                          f"images in {len(kept)} classes")

@@ -1,0 +1,33 @@
+import os
+
+import pytest
+import torch
+
+from kconv.datasets import load_image_folder
+
+
+def test_image_folder_decodes_resizes_and_reports(tmp_path, write_folder):
+    data = load_image_folder(str(write_folder(tmp_path / "data")), (8, 6))
+    assert data.images.shape == (5, 8, 6, 3) and data.images.dtype == torch.uint8
+    assert data.class_names == ["cats", "dogs"] and data.labels.tolist() == [0, 0, 0, 1, 1]
+    assert data.counts == {"cats": 3, "dogs": 2}
+    assert sorted(os.path.basename(p) for p, _ in data.skipped) == ["broken.jpg", "notes.txt"]
+    assert "skipped 2 unreadable or non-image files" in data.describe()
+    only = load_image_folder(str(tmp_path / "data"), (8, 6), classes=["dogs"])
+    assert only.class_names == ["dogs"] and only.labels.tolist() == [0, 0]
+
+
+def test_image_folder_errors(tmp_path, write_folder):
+    with pytest.raises(FileNotFoundError, match="Dataset folder not found"):
+        load_image_folder(str(tmp_path / "nope"), (8, 8))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="No class sub-folders in"):
+        load_image_folder(str(tmp_path / "empty"), (8, 8))
+    root = write_folder(tmp_path / "data")
+    with pytest.raises(ValueError) as info:
+        load_image_folder(str(root), (8, 8), classes=["cats", "birds"])
+    assert str(info.value) == f"Unknown classes ['birds'] in {root}; found: cats, dogs"
+    (tmp_path / "bad" / "x").mkdir(parents=True)
+    (tmp_path / "bad" / "x" / "a.png").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="No readable images"):
+        load_image_folder(str(tmp_path / "bad"), (8, 8))

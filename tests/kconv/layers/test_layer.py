@@ -1,0 +1,84 @@
+"""The protocols of the Layer base: weight specs, Keras's get/set_weights, the error
+templates and the sliding-window output size."""
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+import kconv
+from kconv.layers import BatchNormalization, Conv2D, Dense, Input, MaxPooling2D, WeightSpec
+from kconv.validation import InputTooSmallError
+from tests.keras_oracle import build_both, copy_model_from_keras, strided_block
+
+
+def test_weight_specs_name_the_torch_tensors_and_their_keras_shapes():
+    conv = Conv2D(8, (3, 5), groups=2)
+    conv.build_for((None, 10, 10, 4))
+    assert list(conv.weight_specs) == ["weight", "bias"]
+    spec = conv.weight_specs["weight"]
+    assert isinstance(spec, WeightSpec) and spec.keras_shape == (3, 5, 2, 8)
+    assert conv.weight.shape == (8, 2, 3, 5)
+    assert spec.to_keras(conv.weight).shape == spec.keras_shape
+    assert torch.equal(spec.from_keras(spec.to_keras(conv.weight)), conv.weight)
+    bn = BatchNormalization()
+    bn.build_for((None, 3))
+    assert list(bn.weight_specs) == ["weight", "bias", "running_mean", "running_var"]
+
+
+def test_get_weights_equals_keras_in_layout_and_order():
+    k_model, model = build_both(strided_block, (32, 24, 3))
+    copy_model_from_keras(k_model, model)  # through set_weights
+    ours, theirs = model.get_weights(), k_model.get_weights()
+    assert [w.shape for w in ours] == [w.shape for w in theirs]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)
+    assert all(w.flags["C_CONTIGUOUS"] for w in ours)
+
+
+def test_get_weights_returns_copies():
+    dense = Dense(2)
+    dense.build_for((None, 3))
+    kernel = dense.get_weights()[0]
+    kernel[:] = 7.0
+    assert not torch.any(dense.weight == 7.0)
+
+
+def test_set_weights_checks_count_and_shapes():
+    dense = Dense(2, name="d")
+    dense.build_for((None, 3))
+    with pytest.raises(ValueError) as info:
+        dense.set_weights([np.zeros((3, 2))])
+    assert str(info.value) == ("Layer 'd' (Dense): set_weights received 1 arrays, but the layer "
+                               "has 2 weights")
+    with pytest.raises(ValueError) as info:
+        dense.set_weights([np.zeros((2, 3)), np.zeros(2)])
+    assert str(info.value) == ("Layer 'd' (Dense): weight 'd.weight' has Keras shape (3, 2); "
+                               "set_weights received shape (2, 3)")
+    dense.set_weights([np.arange(6.0).reshape(3, 2), np.ones(2)])
+    assert torch.equal(dense.weight, torch.arange(6.0).reshape(3, 2).t())
+    assert dense.weight.dtype == torch.float32
+
+
+def test_keras_reads_what_set_weights_wrote():
+    keras.backend.clear_session()
+    k_conv = keras.layers.Conv2D(4, 3)
+    k_conv.build((None, 6, 6, 2))
+    conv = Conv2D(4, 3)
+    conv.build_for((None, 6, 6, 2))
+    conv.set_weights([np.random.default_rng(0).standard_normal(w.shape) for w in
+                      k_conv.get_weights()])
+    k_conv.set_weights(conv.get_weights())
+    x = np.random.default_rng(1).standard_normal((1, 6, 6, 2)).astype("float32")
+    np.testing.assert_allclose(conv(torch.from_numpy(x)).detach().numpy(),
+                               keras.ops.convert_to_numpy(k_conv(x)), atol=1e-5)
+
+
+def test_too_small_inputs_raise_one_typed_error_for_every_window_layer():
+    for layer in (Conv2D(1, 5), MaxPooling2D(4), Conv2D(1, 3, strides=2, dilation_rate=1)):
+        with pytest.raises(InputTooSmallError):
+            layer.build_for((None, 2, 2, 1))
+    assert issubclass(InputTooSmallError, ValueError)
+    model = kconv.Sequential([Input((3, 3, 1)), Conv2D(1, 2)])
+    with pytest.raises(InputTooSmallError):
+        model.add(Conv2D(1, 3))
