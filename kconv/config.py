@@ -106,6 +106,13 @@ def spatial_shape(shape, data_format):
     return tuple(shape[axis] for axis in spatial_axes(data_format, len(shape)))
 
 
+def batch_shape(batch, spatial, channels, data_format):
+    """A batch shape from its parts: ``(N, *spatial, C)`` or ``(N, C, *spatial)``."""
+    if data_format == "channels_last":
+        return (batch, *spatial, channels)
+    return (batch, channels, *spatial)
+
+
 def to_channels_first(x, data_format):
     """A channels_first view of a batch: free for channels_last inputs, whose memory is
     then torch's ``channels_last`` format (what fast convolution kernels want)."""
@@ -124,5 +131,5 @@ def check_padding(padding):
 
 __all__ = ["config_path", "image_data_format", "set_image_data_format", "epsilon",
            "set_epsilon", "standardize_data_format", "check_padding", "channel_axis",
-           "spatial_axes", "spatial_shape", "to_channels_first", "from_channels_first",
+           "spatial_axes", "spatial_shape", "batch_shape", "to_channels_first", "from_channels_first",
            "DATA_FORMATS"]

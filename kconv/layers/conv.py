@@ -98,10 +98,8 @@ class Conv2D(Layer):
                                         self.padding, self.dilation_rate)
 
     def compute_output_shape(self, input_shape):
-        h, w = self._output_size(input_shape)
-        if self.data_format == "channels_last":
-            return (input_shape[0], h, w, self.filters)
-        return (input_shape[0], self.filters, h, w)
+        return config.batch_shape(input_shape[0], self._output_size(input_shape), self.filters,
+                                  self.data_format)
 
     def call(self, x):
         return self.activation(self.pre_activation(x))

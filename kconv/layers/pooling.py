@@ -23,10 +23,10 @@ class _Pooling2D(Layer):
     input_ndim = 4
 
     def compute_output_shape(self, input_shape):
-        h, w = self._window_output_size(input_shape, self.pool_size, self.strides,
-                                        self.padding, window_name="pool_size")
-        n, c = input_shape[0], input_shape[config.channel_axis(self.data_format)]
-        return (n, h, w, c) if self.data_format == "channels_last" else (n, c, h, w)
+        spatial = self._window_output_size(input_shape, self.pool_size, self.strides,
+                                           self.padding, window_name="pool_size")
+        channels = input_shape[config.channel_axis(self.data_format)]
+        return config.batch_shape(input_shape[0], spatial, channels, self.data_format)
 
     def call(self, x):
         y = self._pool(config.to_channels_first(x, self.data_format))

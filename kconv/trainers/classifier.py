@@ -53,8 +53,10 @@ class ClassifierModule(L.LightningModule):
                  augment=None, compile=False):
         super().__init__()
         self.model = model
-        data_format = "channels_first" if self.channels_first else "channels_last"
-        self.augment = ImageAugmentation(**augment, data_format=data_format) if augment else None
+        # The network's layout; batches arrive as (N, H, W, C).
+        self.data_format = getattr(model.layers[0], "data_format", "channels_last")
+        self.augment = ImageAugmentation(**augment, data_format=self.data_format) \
+            if augment else None
         self.optimizer_class = optimizers.get(optimizer)
         self.optimizer_kwargs = dict(optimizer_kwargs or {})
         self.class_names = None if class_names is None else list(class_names)
@@ -73,16 +75,12 @@ class ClassifierModule(L.LightningModule):
         self.test_report = None
         self._compiled_logits = None
 
-    @property
-    def channels_first(self):
-        return getattr(self.model.layers[0], "data_format", None) == "channels_first"
-
     def prepare(self, x):
         """uint8 images -> float in [0, 1], in the network's data format."""
         if x.dtype == torch.uint8:
             x = x.float().div_(255)
-        if self.channels_first and x.ndim == 4:
-            x = x.permute(0, 3, 1, 2)
+        if self.data_format == "channels_first" and x.ndim == 4:
+            x = x.movedim(-1, 1)  # (N, H, W, C) batches into a channels_first network
         return x
 
     def forward(self, x):
