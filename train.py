@@ -20,6 +20,8 @@ import os
 import sys
 import warnings
 
+import torch
+
 import models
 from kconv import optimizers
 from kconv.datasets import BUILTIN
@@ -52,8 +54,9 @@ AUGMENTATION = {
 def _per_dataset(key, show=str):
     """The recipes' values of ``key`` for --help: 'default per dataset: mnist 5, cifar10 10,
     fake 2, folders 50'."""
-    return "default per dataset: " + ", ".join(f"{'folders' if kind == 'folder' else kind} {show(recipe[key])}"
-                     for kind, recipe in RECIPES.items())
+    values = (f"{'folders' if kind == 'folder' else kind} {show(recipe[key])}"
+              for kind, recipe in RECIPES.items())
+    return "default per dataset: " + ", ".join(values)
 
 
 def _show_size(size):
@@ -227,7 +230,6 @@ def resolve(args):
 
 def load_data(config):
     """The run's data module, its dataset decoded once (for every variant of an ablation)."""
-    import torch
     from kconv.datasets import ImageDataModule
 
     if config["accelerator"] in ("gpu", "cuda") and not torch.cuda.is_available():
@@ -254,15 +256,15 @@ def setup(config, data):
     from lightning.pytorch.callbacks import ModelCheckpoint
     from kconv.trainers import EpochSeed, History
 
-    h, w, c = data.data.image_shape
+    h, w, c = data.bundle.image_shape
     try:
         system = models.ClassifierSystem(
-            config["model"], model_kwargs=dict(classes=len(data.data.class_names),
+            config["model"], model_kwargs=dict(classes=len(data.bundle.class_names),
                                                input_shape=(h, w, c),
                                                data_format=config["data_format"]),
             optimizer=config["optimizer"],
             optimizer_kwargs=dict(learning_rate=config["lr"], decay=config["decay"]),
-            class_names=data.data.class_names, augment=config["augmentation"],
+            class_names=data.bundle.class_names, augment=config["augmentation"],
             compile=config["compile"])
     except InputTooSmallError as e:
         raise UserError(f"images of {h}x{w} are too small for {config['model']}: {e}") from None
@@ -303,7 +305,7 @@ def run(config, data):
         raise UserError(f"--resume: no checkpoint at {last}")
     writes = trainer.is_global_zero and not config["fast_dev_run"]
     if trainer.is_global_zero:
-        print(data.data.description, file=sys.stderr)
+        print(data.bundle.description, file=sys.stderr)
         system.model.summary()
     if writes:
         atomic_write_json(os.path.join(config["out_dir"], "config.json"), dict(config))
@@ -335,8 +337,8 @@ def run_ablation(config, data):
         error, parameters = None, None
         try:
             if config["resume"] and finished:
-                model = models.get_model(name, classes=len(data.data.class_names),
-                                         input_shape=data.data.image_shape)
+                model = models.get_model(name, classes=len(data.bundle.class_names),
+                                         input_shape=data.bundle.image_shape)
             else:
                 model = run(variant, data).model
             parameters = model.count_params()

@@ -210,5 +210,3 @@ class ImageAugmentation(nn.Module):
             "rotation_range", "width_shift_range", "height_shift_range", "shear_range",
             "zoom_range", "horizontal_flip", "vertical_flip", "fill_mode", "cval",
             "data_format", "seed")}
-
-

@@ -131,5 +131,5 @@ def check_padding(padding):
 
 __all__ = ["config_path", "image_data_format", "set_image_data_format", "epsilon",
            "set_epsilon", "standardize_data_format", "check_padding", "channel_axis",
-           "spatial_axes", "spatial_shape", "batch_shape", "to_channels_first", "from_channels_first",
-           "DATA_FORMATS"]
+           "spatial_axes", "spatial_shape", "batch_shape", "to_channels_first",
+           "from_channels_first", "DATA_FORMATS"]

@@ -88,7 +88,6 @@ def render(model, line_length=88, positions=_POSITIONS, header=("Layer (type)", 
     return "\n".join(lines)
 
 
-
 def render_with_receptive_field(model, line_length=120):
     """The summary table plus receptive field, jump and coverage columns."""
     fields = {row.name: row for row in receptive_field(model)}

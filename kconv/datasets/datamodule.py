@@ -101,8 +101,9 @@ class ImageDataModule(L.LightningDataModule):
         self.batch_size = check_int("batch_size", batch_size)
         self.eval_batch_size = check_int("eval_batch_size", eval_batch_size) \
             if eval_batch_size is not None else max(self.batch_size, 256)
-        self.data = None
-        self._splits = None  # {"train"/"test": (images, labels)} where batches are cut
+        self.bundle = None
+        # (device or None for host memory, {"train"/"test": (images, labels)} there)
+        self._splits = None
 
     @classmethod
     def from_bundle(cls, bundle, *, seed=42, batch_size=32, eval_batch_size=None):
@@ -110,7 +111,7 @@ class ImageDataModule(L.LightningDataModule):
         :class:`~kconv.datasets.bundle.DataBundle`."""
         module = cls(bundle.description, seed=seed, batch_size=batch_size,
                      eval_batch_size=eval_batch_size)
-        module.data = bundle
+        module.bundle = bundle
         return module
 
     def prepare_data(self):
@@ -120,27 +121,31 @@ class ImageDataModule(L.LightningDataModule):
 
     def load(self):
         """The :class:`~kconv.datasets.bundle.DataBundle`, loaded at the first call."""
-        if self.data is None:
-            self.data = load_dataset(self.dataset, image_size=self.image_size,
+        if self.bundle is None:
+            self.bundle = load_dataset(self.dataset, image_size=self.image_size,
                                      classes=self.classes, test_size=self.test_size,
                                      seed=self.seed, download=self.download)
-        return self.data
+        return self.bundle
 
     def setup(self, stage=None):
         self.load()
         root = self.trainer.strategy.root_device if self.trainer is not None else "cpu"
-        device = resident_device(root, self.data.nbytes)
-        self._splits = {split: tuple(t if device is None else t.to(device) for t in tensors)
-                        for split, tensors in (("train", (self.data.x_train, self.data.y_train)),
-                                               ("test", (self.data.x_test, self.data.y_test)))}
+        if self._splits is not None and self._splits[0] == torch.device(root):
+            return  # already on this GPU (its free memory now counts the data itself)
+        device = resident_device(root, self.bundle.nbytes)
+        if self._splits is None or self._splits[0] != device:
+            move = (lambda t: t) if device is None else (lambda t: t.to(device))
+            self._splits = (device, {
+                "train": (move(self.bundle.x_train), move(self.bundle.y_train)),
+                "test": (move(self.bundle.x_test), move(self.bundle.y_test))})
 
     def train_dataloader(self):
         trainer = self.trainer
-        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
-        return make_loader(*self._splits["train"], self.batch_size, shuffle=True,
+        replicas, rank = (1, 0) if trainer is None else (trainer.world_size, trainer.global_rank)
+        return make_loader(*self._splits[1]["train"], self.batch_size, shuffle=True,
                            seed=self.seed, num_replicas=replicas, rank=rank)
 
     def val_dataloader(self):
-        return make_loader(*self._splits["test"], self.eval_batch_size, shuffle=False)
+        return make_loader(*self._splits[1]["test"], self.eval_batch_size, shuffle=False)
 
     test_dataloader = predict_dataloader = val_dataloader

@@ -14,7 +14,7 @@ AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
 
-__all__ = ["Layer", "WeightSpec", "Conv2D", "Convolution2D", "Dense", "Activation", "Dropout", "Flatten",
-           "Input", "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D",
+__all__ = ["Layer", "WeightSpec", "Conv2D", "Convolution2D", "Dense", "Activation", "Dropout",
+           "Flatten", "Input", "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D",
            "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPooling2D",
            "GlobalMaxPool2D", "BatchNormalization"]

@@ -3,6 +3,7 @@ weight bookkeeping (initializer, regularizer, constraint, Keras layout), input c
 activity regularization.
 """
 
+import types
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -172,9 +173,10 @@ class Layer(nn.Module):
 
     @property
     def weight_specs(self):
-        """This layer's own weights in Keras order, ``{name: WeightSpec}`` (sublayers' are
-        on the sublayers): the protocol saving, constraints and tests build on."""
-        return self._weight_specs
+        """This layer's own weights in Keras order, a read-only ``{name: WeightSpec}``
+        (sublayers' are on the sublayers): the protocol saving, constraints and tests build
+        on. A spec's hooks may be replaced (``spec.constraint = ...``)."""
+        return types.MappingProxyType(self._weight_specs)
 
     def weight_entries(self):
         """``(layer, spec)`` for every weight of this layer and its sublayers, in Keras
@@ -338,4 +340,3 @@ class Layer(nn.Module):
 
     def extra_repr(self):
         return f"name={self.name!r}"
-

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import kconv
-from kconv.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
-                          Dropout, Flatten, GlobalAveragePooling2D, Input, MaxPooling2D)
+from kconv.layers import (Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten,
+                          GlobalAveragePooling2D, Input, MaxPooling2D)
 from tests.keras_oracle import (assert_close, build_both, copy_model_from_keras, mnist_cnn,
                                 strided_block, to_numpy)
 

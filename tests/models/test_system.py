@@ -38,8 +38,6 @@ def test_trains_on_real_mnist_and_checkpoint_round_trips(mnist_slice, tmp_path):
     assert probs.shape == (1000, 10) and torch.allclose(probs.sum(1), torch.ones(1000))
 
 
-
-
 def test_compile_runs_the_same_network_and_saves_plain_checkpoints(tmp_path):
     torch.manual_seed(0)
     system = ClassifierSystem("mnist_cnn", optimizer="sgd", compile=True)

@@ -71,3 +71,15 @@ def test_gpu_resident_loader_cuts_batches_on_the_gpu():
     for (xb, yb), (hx, hy) in zip(loader, host):
         assert xb.is_cuda and yb.is_cuda
         assert torch.equal(yb.cpu(), hy) and torch.equal(xb.cpu(), hx)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_data_module_keeps_the_data_on_the_trainers_gpu_once():
+    data = ImageDataModule("fake", image_size=(8, 8), batch_size=8)
+    data.trainer = SimpleNamespace(world_size=1, global_rank=0,
+                                   strategy=SimpleNamespace(root_device=torch.device("cuda", 0)))
+    data.setup("fit")
+    images = data.train_dataloader().dataset.images
+    assert images.is_cuda and next(iter(data.val_dataloader()))[0].is_cuda
+    data.setup("test")
+    assert data.train_dataloader().dataset.images is images

@@ -44,7 +44,7 @@ def test_constraints_run_after_each_optimizer_step():
     torch.manual_seed(0)
     system = _module("cifar_ex1", optimizer="sgd")
     conv = system.model.layers[0]
-    conv._weight_specs["weight"].constraint = constraints.NonNeg()
+    conv.weight_specs["weight"].constraint = constraints.NonNeg()
     assert (conv.weight < 0).any()
     _fit_steps(system, steps=2)
     assert (conv.weight >= 0).all()
@@ -78,7 +78,7 @@ def test_logged_metrics_are_keras_style_running_means(mnist_slice):
     torch.manual_seed(0)
     # A zero learning rate keeps the weights fixed, so the epoch means are those of one model.
     system = _module("mnist_cnn", optimizer="sgd",
-                              optimizer_kwargs=dict(learning_rate=0.0))
+                     optimizer_kwargs=dict(learning_rate=0.0))
     snapshots = _Snapshots()
     _trainer(max_epochs=1, log_every_n_steps=5, callbacks=[snapshots]).fit(
         system, DataLoader(TensorDataset(x, y), batch_size=16),
@@ -100,7 +100,7 @@ def test_logged_metrics_are_keras_style_running_means(mnist_slice):
 
 def test_a_nan_loss_is_logged_as_nan():
     system = _module("cifar_ex1", optimizer="sgd",
-                              optimizer_kwargs=dict(learning_rate=1e30))
+                     optimizer_kwargs=dict(learning_rate=1e30))
     snapshots = _Snapshots()
     torch.manual_seed(1)
     data = TensorDataset(torch.randint(0, 256, (64, 32, 32, 3), dtype=torch.uint8),
