@@ -9,19 +9,18 @@ Example:
 """
 
 from kconv import (activations, augmentation, config, constraints, datasets, initializers, layers,
-                   optimizers, padding, regularizers, saving, summary, utils)
+                   models, optimizers, padding, regularizers, saving, summary, utils)
 from kconv.constraints import apply_constraints, attach_constraints
 from kconv.layers import Input
+from kconv.models import Model, Sequential
 from kconv.naming import clear_session
 from kconv.receptive_field import receptive_field
-from kconv.sequential import Sequential
 
 __version__ = "0.1.0"
 
 __all__ = ["activations", "augmentation", "config", "constraints", "datasets", "initializers",
-           "layers", "optimizers", "padding", "regularizers", "saving", "summary", "trainers",
-           "utils",
-           "Sequential", "Input", "apply_constraints", "attach_constraints", "receptive_field",
+           "layers", "models", "optimizers", "padding", "regularizers", "saving", "summary",
+           "trainers", "utils", "Model", "Sequential", "Input", "apply_constraints", "attach_constraints", "receptive_field",
            "clear_session", "__version__"]
 
 

@@ -1,12 +1,12 @@
 """Keras weight files in and out: ``.weights.h5`` and ``.keras`` (Keras 3) and legacy
-Keras 2 ``.h5``, plus building a model from a ``.keras`` file's configuration.
+Keras 2 ``.h5``, and ``load_model`` (the model itself is rebuilt from the file's config by
+:mod:`kconv.models.deserialization`).
 
 Loading never runs code from a file: only HDF5 datasets and JSON are read, custom objects,
 lambdas and unknown layers are refused with a clear error, and a ``.keras`` archive with a
 member outside itself is rejected.
 """
 
-import inspect
 import io
 import json
 import os
@@ -15,19 +15,9 @@ import zipfile
 
 import numpy as np
 
-from kconv import layers as layers_lib
 from kconv.naming import to_snake_case
 from kconv.utils.file_utils import atomic_path
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (
-    layers_lib.Conv2D, layers_lib.Dense, layers_lib.Activation, layers_lib.Dropout,
-    layers_lib.Flatten, layers_lib.MaxPooling2D, layers_lib.AveragePooling2D,
-    layers_lib.GlobalAveragePooling2D, layers_lib.GlobalMaxPooling2D,
-    layers_lib.BatchNormalization)}
-LAYER_CLASSES.update({"Convolution2D": layers_lib.Conv2D, "MaxPool2D": layers_lib.MaxPooling2D,
-                      "AvgPool2D": layers_lib.AveragePooling2D})
-_KERAS_MODULES = ("keras", "keras.layers", "keras.initializers", "keras.regularizers",
-                  "keras.constraints", "keras.src.models.sequential", "keras.models")
 
 
 def _h5py():
@@ -189,79 +179,6 @@ def save_weights(model, path):
         f.create_group("vars").attrs["name"] = model.name
 
 
-# ----------------------------------------------------------------------------- configs
-def _check_safe(obj, where):
-    """Refuse custom or registered objects anywhere in a config."""
-    if isinstance(obj, dict):
-        if obj.get("registered_name") not in (None, obj.get("class_name")) or (
-                "module" in obj and obj["module"] not in _KERAS_MODULES):
-            raise ValueError(f"{where} uses a custom object {obj.get('class_name')!r} "
-                             f"(module {obj.get('module')!r}); kconv loads only Keras's "
-                             "built-in layers, initializers, regularizers and constraints")
-        for value in obj.values():
-            _check_safe(value, where)
-    elif isinstance(obj, list):
-        for value in obj:
-            _check_safe(value, where)
-
-
-def _layer_from_config(entry, index):
-    name = entry.get("class_name")
-    config = dict(entry.get("config") or {})
-    where = f"layer {index} ({name} {config.get('name', '')!r})"
-    if name not in LAYER_CLASSES:
-        raise ValueError(f"{where}: kconv has no {name} layer (it builds "
-                         f"{', '.join(sorted(LAYER_CLASSES))})")
-    _check_safe(entry, where)
-    cls = LAYER_CLASSES[name]
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    dtype = config.pop("dtype", None)
-    policy = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
-    if policy not in (None, "float32"):
-        raise ValueError(f"{where}: dtype policy {policy!r} is not supported (float32 only)")
-    defaults = {"lora_rank": None, "lora_alpha": None, "quantization_config": None,
-                "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99,
-                "synchronized": False}
-    kwargs = {}
-    for key, value in config.items():
-        if key in accepted:
-            kwargs[key] = tuple(value) if isinstance(value, list) and key != "axis" else value
-        elif key in defaults and value == defaults[key]:
-            continue
-        else:
-            raise ValueError(f"{where}: Keras argument {key}={value!r} is not supported by "
-                             "kconv")
-    if isinstance(kwargs.get("activation"), dict):
-        raise ValueError(f"{where}: custom activation {kwargs['activation']!r}")
-    return cls(**kwargs)
-
-
-def model_from_config(config):
-    """A kconv ``Sequential`` from a Keras ``Sequential`` config (a ``.keras`` file's
-    ``config.json``)."""
-    from kconv.layers.core import Input
-    from kconv.sequential import Sequential
-
-    if config.get("class_name") != "Sequential":
-        raise ValueError(f"kconv builds Sequential models only; the file holds a "
-                         f"{config.get('class_name')!r} model")
-    body = config.get("config") or {}
-    layers = []
-    for index, entry in enumerate(body.get("layers", [])):
-        if entry.get("class_name") == "InputLayer":
-            input_config = entry.get("config") or {}
-            shape = input_config.get("batch_shape") or input_config.get("batch_input_shape")
-            layers.append(Input(tuple(shape[1:]), name=input_config.get("name")))
-        else:
-            layers.append(_layer_from_config(entry, index))
-    if layers and not isinstance(layers[0], Input):
-        build = (body.get("build_input_shape") or (body.get("layers") or [{}])[0].get(
-            "build_config", {}).get("input_shape"))
-        if build:
-            layers.insert(0, Input(tuple(build[1:])))
-    return Sequential(layers, name=body.get("name"))
-
-
 def load_model(path):
     """Build the torch module a ``.keras`` file describes and load its weights.
 
@@ -281,6 +198,8 @@ def load_model(path):
         config = json.loads(raw)
     except ValueError as e:
         raise ValueError(f"Cannot read {path}: config.json is not valid JSON ({e})") from None
+    from kconv.models.deserialization import model_from_config
+
     model = model_from_config(config)
     load_weights(model, path)
     return model

@@ -1,9 +1,13 @@
 """kconv layers: Keras arguments and numerics, torch parameters and modules."""
 
 from kconv.layers.conv import Conv2D
-from kconv.layers.core import Activation, Dropout, Flatten, Input
+from kconv.layers.core import Activation, Dropout, Flatten
+from kconv.layers.input_layer import Input, InputLayer
 from kconv.layers.dense import Dense
 from kconv.layers.layer import Layer, WeightSpec
+from kconv.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
+                                  Subtract, add, average, concatenate, dot, maximum, minimum,
+                                  multiply, subtract)
 from kconv.layers.normalization import BatchNormalization
 from kconv.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
                                   MaxPooling2D)
@@ -15,6 +19,9 @@ GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
 
 __all__ = ["Layer", "WeightSpec", "Conv2D", "Convolution2D", "Dense", "Activation", "Dropout",
-           "Flatten", "Input", "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D",
+           "Flatten", "Input", "InputLayer", "MaxPooling2D", "MaxPool2D", "AveragePooling2D",
+           "AvgPool2D",
            "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPooling2D",
-           "GlobalMaxPool2D", "BatchNormalization"]
+           "GlobalMaxPool2D", "BatchNormalization", "Add", "Subtract", "Multiply", "Average",
+           "Maximum", "Minimum", "Concatenate", "Dot", "add", "subtract", "multiply", "average",
+           "maximum", "minimum", "concatenate", "dot"]

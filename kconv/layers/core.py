@@ -1,14 +1,14 @@
-"""Layers without weights: ``Activation``, ``Dropout``, ``Flatten``, and ``Input``."""
+"""Layers without weights: ``Activation``, ``Dropout`` and ``Flatten``."""
 
 import math
 
 import torch
 import torch.nn.functional as F
 
-from kconv import activations, config, naming
+from kconv import activations, config
 from kconv.layers.layer import Layer
 from kconv.random import SeededGenerators
-from kconv.validation import check_float, invalid_type, invalid_value, is_int, shape_tuple
+from kconv.validation import check_float, invalid_value, is_int
 
 
 class Activation(Layer):
@@ -109,33 +109,3 @@ class Flatten(Layer):
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
-
-
-class Input:
-    """A symbolic input for ``Sequential``: its shape without the batch axis.
-
-    Args:
-        shape: the shape of one sample, e.g. (28, 28, 1); None for an unknown size.
-        batch_size: optional fixed batch size.
-        name: the input's name (Keras's InputLayer name; default 'input_layer',
-            'input_layer_1', ...), kept in the model's config.
-
-    Example:
-        >>> model = Sequential([Input((28, 28, 1)), Conv2D(32, 3)])
-    """
-
-    def __init__(self, shape, batch_size=None, name=None):
-        self.shape = shape_tuple("shape", shape)
-        if batch_size is not None and not (is_int(batch_size) and batch_size > 0):
-            raise invalid_value("batch_size", "None or a positive int", batch_size)
-        if name is not None and not isinstance(name, str):
-            raise invalid_type("name", "a string or None", name)
-        self.batch_size = batch_size
-        self.name = name if name is not None else naming.unique_name("input_layer")
-
-    @property
-    def batch_shape(self):
-        return (self.batch_size,) + self.shape
-
-    def __repr__(self):
-        return f"Input(shape={self.shape}, name={self.name!r})"

@@ -14,7 +14,8 @@ from kconv import config
 from kconv import constraints as constraints_lib
 from kconv import initializers, naming, regularizers, serialization
 from kconv import padding as pad_math
-from kconv.validation import InputTooSmallError, shape_tuple
+from kconv import symbolic
+from kconv.validation import InputTooSmallError, invalid_type, shape_tuple
 
 
 _RESOLVERS = {"initializer": initializers.get, "regularizer": regularizers.get,
@@ -91,6 +92,8 @@ class Layer(nn.Module):
     def __init__(self, *, activity_regularizer=None, input_shape=None, name=None,
                  trainable=True):
         super().__init__()
+        if name is not None and not isinstance(name, str):
+            raise invalid_type("name", "a string or None", name)
         self.name = name if name is not None else naming.unique_name(
             naming.to_snake_case(type(self).__name__))
         self.activity_regularizer = regularizers.get(activity_regularizer)
@@ -103,6 +106,7 @@ class Layer(nn.Module):
         self._weight_specs = {}
         self._activity_loss = None
         self._input_axes = {}  # {axis: size} pinned by build(), checked on every call
+        self._inbound_nodes = []  # the graph nodes of its calls on symbolic tensors
 
     # ----------------------------------------------------------------- weights
     def add_weight(self, name, keras_shape, initializer, *, regularizer=None, constraint=None,
@@ -238,7 +242,9 @@ class Layer(nn.Module):
     def build_for(self, input_shape):
         """Build once (if needed) and record the input and output shapes; returns the
         output shape."""
-        input_shape = tuple(input_shape)
+        # One shape, or a list of shapes for a layer called on a list (merging layers).
+        input_shape = [tuple(shape) for shape in input_shape] \
+            if isinstance(input_shape, list) else tuple(input_shape)
         self._check_shape(input_shape)
         if not self.built:
             self.build(input_shape)
@@ -251,7 +257,10 @@ class Layer(nn.Module):
         self._input_axes = dict(axes)
 
     def _check_shape(self, shape):
-        """Keras's input-spec check: rank, then the axes pinned at build."""
+        """Keras's input-spec check: rank, then the axes pinned at build (layers called on
+        lists check their inputs themselves)."""
+        if isinstance(shape, list):
+            return
         if self.input_ndim is not None and len(shape) != self.input_ndim:
             raise self._incompatible(f"expected ndim={self.input_ndim}, found "
                                      f"ndim={len(shape)}. Full shape received: {shape}")
@@ -303,18 +312,36 @@ class Layer(nn.Module):
 
     # ----------------------------------------------------------------- calling
     def forward(self, x):
+        if not isinstance(x, torch.Tensor):
+            return self._forward_structure(x)
         shape = tuple(x.shape)
         self._check_shape(shape)
         if not self.built:
             self._build_from(x)
-        y = self.call(x)
+        return self._regularize_activity(self.call(x))
+
+    def _forward_structure(self, inputs):
+        """A call on symbolic tensors (records a graph node) or on a list of tensors."""
+        if symbolic.is_symbolic(inputs):
+            return symbolic.call(self, inputs)
+        if not (isinstance(inputs, (list, tuple)) and inputs
+                and all(isinstance(t, torch.Tensor) for t in inputs)):
+            raise invalid_type("inputs", "a tensor, a list of tensors, or KerasTensors",
+                               inputs)
+        inputs = list(inputs)
+        if not self.built:
+            self._build_from(inputs[0], [(None,) + tuple(t.shape[1:]) for t in inputs])
+        self._check_shape([tuple(t.shape) for t in inputs])
+        return self._regularize_activity(self.call(inputs))
+
+    def _regularize_activity(self, y):
         if self.activity_regularizer is not None:
             penalty = self.activity_regularizer(y)
             self._activity_loss = penalty / y.shape[0] if y.ndim > 0 else penalty
         return y
 
-    def _build_from(self, x):
-        self.build_for((None,) + tuple(x.shape[1:]))
+    def _build_from(self, x, shape=None):
+        self.build_for((None,) + tuple(x.shape[1:]) if shape is None else shape)
         self.to(x.device)
 
     def call(self, x):

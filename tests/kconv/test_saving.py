@@ -10,6 +10,7 @@ import torch
 import kconv
 import models
 from kconv import saving
+from kconv.models.deserialization import layer_from_config
 from tests.keras_oracle import keras_model_like, to_numpy
 
 NETWORKS = [("stridednet", (40, 48, 3)), ("cifar_ex3", (32, 32, 3)), ("mnist_cnn", (28, 28, 1))]
@@ -135,11 +136,15 @@ def test_malformed_and_unsafe_files(tmp_path):
         saving.load_model(_keras_file(tmp_path, _replace_layer(1, config={
             **json.loads(zipfile.ZipFile(tmp_path / "good.keras").read("config.json"))
             ["config"]["layers"][1]["config"], "kernel_initializer": custom_init})))
-    with pytest.raises(ValueError, match="kconv builds Sequential models only"):
+    with pytest.raises(ValueError, match="kconv builds Sequential and functional models; the "
+                                         "file holds a 'MyModel' model"):
+        saving.load_model(_keras_file(tmp_path, lambda c: {**c, "class_name": "MyModel"}))
+    with pytest.raises(ValueError, match="Cannot rebuild the graph: the config has no "
+                                         "input_layers"):
         saving.load_model(_keras_file(tmp_path, lambda c: {**c, "class_name": "Functional"}))
     with pytest.raises(ValueError, match="Keras argument renorm=True is not supported"):
         config = keras.layers.BatchNormalization(renorm=True).get_config()
-        saving._layer_from_config({"class_name": "BatchNormalization", "config": config}, 3)
+        layer_from_config({"class_name": "BatchNormalization", "config": config}, 3)
 
 
 def test_architecture_mismatch_names_the_first_layer(tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from kconv.layers import Dropout, Flatten, Input
+from kconv.layers import Dropout, Flatten
 from tests.keras_oracle import assert_close, keras_call
 
 
@@ -69,22 +69,3 @@ def test_dropout_rate_validation(rate):
         Dropout(rate)
     assert str(info.value) == ("Invalid value for argument `rate`: expected a number in "
                                f"[0.0, 1.0]. Received: rate={rate}")
-
-
-def test_input_validation():
-    assert Input((28, 28, 1)).shape == (28, 28, 1)
-    assert Input(10).shape == (10,)
-    with pytest.raises(ValueError) as info:
-        Input((28, -1))
-    assert str(info.value) == ("Invalid value for argument `shape`: expected a tuple of "
-                               "positive ints or None. Received: shape=(28, -1)")
-
-
-def test_input_names_follow_keras_and_are_checked():
-    assert [Input((3,)).name, Input((3,)).name, Input((3,), name="image").name] == \
-        ["input_layer", "input_layer_1", "image"]
-    assert repr(Input((3,), name="x")) == "Input(shape=(3,), name='x')"
-    with pytest.raises(TypeError) as info:
-        Input((3,), name=3)
-    assert str(info.value) == ("Invalid type for argument `name`: expected a string or None. "
-                               "Received: name=3 of type int")

@@ -2,12 +2,14 @@
 
 from kconv import activations
 from kconv import summary as summary_lib
-from kconv.layers.core import Input
+from kconv.layers.input_layer import InputLayer
 from kconv.layers.layer import Layer
+from kconv.models.model import Model
+from kconv.symbolic import KerasTensor
 from kconv.validation import invalid_type
 
 
-class Sequential(Layer):
+class Sequential(Model):
     """A linear stack of layers, built at once when its input shape is known.
 
     Submodules are registered under their index ("0", "1", ...), like ``nn.Sequential``,
@@ -25,8 +27,8 @@ class Sequential(Layer):
     """
 
     def __init__(self, layers=None, *, name=None, trainable=True):
-        super().__init__(name=name, trainable=trainable)
-        self.input = None  # the Input it was given, if any (Keras's InputLayer)
+        super().__init__(name=name, trainable=trainable)  # a Model without a graph
+        self._input_layers = []  # the InputLayer it starts with, if any (not a submodule)
         for layer in layers or ():
             self.add(layer)
 
@@ -45,25 +47,33 @@ class Sequential(Layer):
 
     def add(self, layer):
         """Append a layer (or set the input with an :class:`Input` first)."""
-        if isinstance(layer, Input):
-            if len(self):
+        if isinstance(layer, KerasTensor):
+            source = layer._keras_history[0]
+            if not isinstance(source, InputLayer):
+                raise ValueError(f"Sequential '{self.name}': a symbolic tensor can only be "
+                                 f"an Input; received the output of layer '{source.name}'")
+            layer = source
+        if isinstance(layer, InputLayer):
+            if len(self) or self._input_layers:
                 raise ValueError(f"Sequential '{self.name}': an Input can only come first; "
                                  f"received it after {len(self)} layer(s)")
-            self.input = layer
-            self._set_input(layer.shape, layer.batch_size)
+            self._input_layers.append(layer)
+            self.build_for(layer.batch_shape)
             return
         if not isinstance(layer, Layer):
             raise invalid_type("layer", "a kconv Layer or Input", layer)
         if not len(self) and layer.input_shape_arg is not None and not self.built:
-            self._set_input(layer.input_shape_arg, None)
+            self.build_for((None,) + tuple(layer.input_shape_arg))
         self.add_module(str(len(self)), layer)
         if self.built:
             previous = self.layers[-2].output_shape if len(self) > 1 else self.build_shape
             layer.build_for(previous)
             self.output_shape = layer.output_shape
 
-    def _set_input(self, shape, batch_size):
-        self.build_for((batch_size,) + tuple(shape))
+    @property
+    def input(self):
+        """The symbolic tensor of its Input (None when it was built otherwise)."""
+        return self._input_layers[0].output if self._input_layers else None
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -128,7 +138,6 @@ class Sequential(Layer):
         """Keras's Sequential config: the InputLayer first when the model has an Input."""
         layers = [{"class_name": type(layer).__name__, "config": layer.get_config()}
                   for layer in self.layers]
-        if self.input is not None:
-            layers.insert(0, {"class_name": "InputLayer", "config": {
-                "batch_shape": self.input.batch_shape, "name": self.input.name}})
+        for layer in self._input_layers:
+            layers.insert(0, {"class_name": "InputLayer", "config": layer.get_config()})
         return {"name": self.name, "trainable": self.trainable, "layers": layers}

@@ -1,0 +1,17 @@
+"""Keras's ``keras.models``: ``Sequential``, ``Model`` (functional and subclassed),
+``load_model`` and ``clone_model``."""
+
+from kconv.models.model import Model
+from kconv.models.sequential import Sequential
+from kconv.saving import load_model
+
+__all__ = ["Model", "Sequential", "load_model", "clone_model"]
+
+
+def clone_model(model):
+    """A new model of the same architecture with freshly initialized weights (Keras's
+    ``clone_model``): built again from the model's config."""
+    from kconv.models.deserialization import model_from_config
+
+    return model_from_config({"class_name": type(model).__name__,
+                              "config": model.get_config()})

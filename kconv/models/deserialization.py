@@ -1,0 +1,192 @@
+"""Models from Keras configs: ``Sequential`` and functional models, in Keras 3's spelling
+(``.keras`` files) and Keras 2's (``model_config`` of whole-model ``.h5`` files).
+
+Only Keras's built-in layers, initializers, regularizers and constraints are rebuilt; a
+custom object, a Lambda layer or an unknown layer is refused with the layer's name, so no
+code from a file ever runs.
+"""
+
+import inspect
+
+from kconv import layers as layers_lib
+from kconv.layers.input_layer import Input
+from kconv.models.model import Model
+from kconv.models.sequential import Sequential
+from kconv.symbolic import KerasTensor
+
+LAYER_CLASSES = {cls.__name__: cls for cls in (
+    layers_lib.Conv2D, layers_lib.Dense, layers_lib.Activation, layers_lib.Dropout,
+    layers_lib.Flatten, layers_lib.MaxPooling2D, layers_lib.AveragePooling2D,
+    layers_lib.GlobalAveragePooling2D, layers_lib.GlobalMaxPooling2D,
+    layers_lib.BatchNormalization, layers_lib.Add, layers_lib.Subtract, layers_lib.Multiply,
+    layers_lib.Average, layers_lib.Maximum, layers_lib.Minimum, layers_lib.Concatenate,
+    layers_lib.Dot)}
+LAYER_CLASSES.update({"Convolution2D": layers_lib.Conv2D, "MaxPool2D": layers_lib.MaxPooling2D,
+                      "AvgPool2D": layers_lib.AveragePooling2D})
+MODEL_CLASSES = ("Sequential", "Functional", "Model")
+_KERAS_MODULES = ("keras", "keras.layers", "keras.initializers", "keras.regularizers",
+                  "keras.constraints", "keras.src.models.sequential", "keras.models",
+                  "keras.src.models.functional")
+# Keras arguments kconv does not take, accepted at these (their default) values only.
+_IGNORABLE = {"lora_rank": None, "lora_alpha": None, "quantization_config": None,
+              "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99,
+              "synchronized": False}
+# Keras 2's input shape of a first layer: read by the Sequential, not by the layer.
+_INPUT_KEYS = ("batch_input_shape", "input_dim")
+
+
+def _check_safe(obj, where):
+    """Refuse custom or registered objects anywhere in a config."""
+    if isinstance(obj, dict):
+        if obj.get("registered_name") not in (None, obj.get("class_name")) or (
+                "module" in obj and obj["module"] not in _KERAS_MODULES):
+            raise ValueError(f"{where} uses a custom object {obj.get('class_name')!r} "
+                             f"(module {obj.get('module')!r}); kconv loads only Keras's "
+                             "built-in layers, initializers, regularizers and constraints")
+        for value in obj.values():
+            _check_safe(value, where)
+    elif isinstance(obj, list):
+        for value in obj:
+            _check_safe(value, where)
+
+
+def layer_from_config(entry, index):
+    """A kconv layer from one Keras layer config (``{"class_name", "config"}``)."""
+    name = entry.get("class_name")
+    config = dict(entry.get("config") or {})
+    where = f"layer {index} ({name} {config.get('name', '')!r})"
+    if name in MODEL_CLASSES:
+        return model_from_config(entry)
+    if name not in LAYER_CLASSES:
+        raise ValueError(f"{where}: kconv has no {name} layer (it builds "
+                         f"{', '.join(sorted(LAYER_CLASSES))})")
+    _check_safe({key: value for key, value in entry.items() if key != "inbound_nodes"}, where)
+    cls = LAYER_CLASSES[name]
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    dtype = config.pop("dtype", None)
+    policy = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
+    if policy not in (None, "float32"):
+        raise ValueError(f"{where}: dtype policy {policy!r} is not supported (float32 only)")
+    kwargs = {}
+    for key, value in config.items():
+        if key in accepted:
+            kwargs[key] = tuple(value) if isinstance(value, list) and key != "axis" else value
+        elif key in _INPUT_KEYS or (key in _IGNORABLE and value == _IGNORABLE[key]):
+            continue
+        else:
+            raise ValueError(f"{where}: Keras argument {key}={value!r} is not supported by "
+                             "kconv")
+    if isinstance(kwargs.get("activation"), dict):
+        raise ValueError(f"{where}: custom activation {kwargs['activation']!r}")
+    return cls(**kwargs)
+
+
+def _input_from_config(config):
+    shape = config.get("batch_shape") or config.get("batch_input_shape")
+    return Input(batch_shape=tuple(shape), dtype=config.get("dtype"), name=config.get("name"))
+
+
+def model_from_config(config):
+    """A kconv ``Sequential`` or functional ``Model`` from a Keras model config.
+
+    Raises:
+        ValueError: the config holds another kind of model, or a layer kconv does not
+            build (named), or a custom object.
+    """
+    kind = config.get("class_name")
+    body = config.get("config") or {}
+    if kind == "Sequential":
+        return _sequential_from_config(body)
+    if kind in ("Functional", "Model"):
+        return _functional_from_config(body)
+    raise ValueError(f"kconv builds Sequential and functional models; the file holds a "
+                     f"{kind!r} model (a subclassed model cannot be rebuilt from its config)")
+
+
+def _sequential_from_config(body):
+    layers = []
+    for index, entry in enumerate(body.get("layers", [])):
+        entry_config = entry.get("config") or {}
+        if entry.get("class_name") == "InputLayer":
+            layers.append(_input_from_config(entry_config))
+            continue
+        layer = layer_from_config(entry, index)
+        if not layers and entry_config.get("batch_input_shape"):  # Keras 2's first layer
+            layers.append(Input(batch_shape=tuple(entry_config["batch_input_shape"])))
+        layers.append(layer)
+    if layers and not isinstance(layers[0], KerasTensor):
+        build = (body.get("build_input_shape") or (body.get("layers") or [{}])[0].get(
+            "build_config", {}).get("input_shape"))
+        if build:
+            layers.insert(0, Input(batch_shape=tuple(build)))
+    return Sequential(layers, name=body.get("name"))
+
+
+def _history_refs(spec):
+    """``(refs, as_list)`` of one inbound node: Keras 3's ``{"args": ...}`` or Keras 2's
+    ``[[name, node_index, tensor_index, kwargs], ...]``."""
+    if isinstance(spec, dict):
+        kwargs = {k: v for k, v in (spec.get("kwargs") or {}).items()
+                  if k not in ("training", "mask") or v is not None}
+        if kwargs:
+            raise ValueError(f"call arguments {kwargs} are not supported by kconv")
+        args = spec.get("args") or []
+        first = args[0] if args else None
+        as_list = isinstance(first, (list, tuple))
+        items = list(first) if as_list else [first]
+        refs = [tuple(item["config"]["keras_history"]) for item in items]
+        return refs, as_list
+    refs = [tuple(item[:3]) for item in spec]
+    return refs, len(refs) > 1
+
+
+def _tensor_refs(value):
+    """``(structure, refs)`` of ``input_layers``/``output_layers``: one triple or a list."""
+    if value and isinstance(value[0], str):
+        return None, [tuple(value[:3])]
+    refs = [tuple(item[:3]) for item in value]
+    return (None if len(refs) == 1 else "list"), refs
+
+
+def _functional_from_config(body):
+    layers, tensors, pending = {}, {}, []
+    for index, entry in enumerate(body.get("layers", [])):
+        name = entry.get("name") or (entry.get("config") or {}).get("name")
+        if entry.get("class_name") == "InputLayer":
+            tensor = _input_from_config(entry.get("config") or {})
+            layers[name] = tensor._keras_history[0]
+            tensors[(name, 0, 0)] = tensor
+            continue
+        layers[name] = layer_from_config(entry, index)
+        for node_index, spec in enumerate(entry.get("inbound_nodes") or []):
+            try:
+                refs, as_list = _history_refs(spec)
+            except (KeyError, TypeError, IndexError, ValueError) as e:
+                raise ValueError(f"layer {index} ({name!r}): unreadable inbound node "
+                                 f"({e})") from None
+            pending.append((name, node_index, refs, as_list))
+    while pending:  # call each layer once its inputs exist, in each layer's node order
+        ready = [item for item in pending if all(ref in tensors for ref in item[2])
+                 and not any(other[0] == item[0] and other[1] < item[1] for other in pending)]
+        if not ready:
+            names = sorted({item[0] for item in pending})
+            raise ValueError(f"Cannot rebuild the graph: the inputs of layers {names} are "
+                             "never computed")
+        for name, node_index, refs, as_list in ready:
+            inputs = [tensors[ref] for ref in refs]
+            outputs = layers[name](inputs if as_list else inputs[0])
+            for i, tensor in enumerate(outputs if isinstance(outputs, list) else [outputs]):
+                tensors[(name, node_index, i)] = tensor
+            pending.remove((name, node_index, refs, as_list))
+
+    def gather(key):
+        structure, refs = _tensor_refs(body.get(key) or [])
+        if not refs:
+            raise ValueError(f"Cannot rebuild the graph: the config has no {key}")
+        missing = [ref for ref in refs if ref not in tensors]
+        if missing:
+            raise ValueError(f"Cannot rebuild the graph: {key} names unknown tensors {missing}")
+        found = [tensors[ref] for ref in refs]
+        return found[0] if structure is None else found
+
+    return Model(gather("input_layers"), gather("output_layers"), name=body.get("name"))

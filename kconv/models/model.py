@@ -1,0 +1,299 @@
+"""``Model``: Keras's functional API (``Model(inputs, outputs)``) as a plain ``nn.Module``,
+and the base of subclassed models (``class MyModel(Model)`` with a ``call`` method).
+
+A functional model walks its graph once, at construction, into a flat list of steps
+(layer, where its inputs are, where its outputs go); ``forward`` runs that list in a loop,
+which ``torch.compile`` and ``torch.export`` unroll without graph breaks.
+"""
+
+import collections
+
+from kconv import naming, symbolic
+from kconv import summary as summary_lib
+from kconv.layers.input_layer import InputLayer
+from kconv.layers.layer import Layer
+from kconv.symbolic import KerasTensor
+from kconv.validation import invalid_type, invalid_value
+
+
+class Model(Layer):
+    """A network of layers: a functional graph from ``inputs`` to ``outputs``, or (with no
+    arguments, in a subclass) whatever the subclass's ``call`` computes.
+
+    Args:
+        inputs: the graph's input(s): a symbolic tensor from :func:`~kconv.Input`, a list of
+            them, or a dict of them (the model is then called with a dict of the same keys).
+        outputs: the symbolic output(s): a tensor, a list or a dict.
+        name: the model name (default 'functional', 'functional_1', ...; a subclass's
+            snake_case class name).
+        trainable: False freezes every weight.
+
+    Raises:
+        ValueError: the outputs do not depend on the inputs alone (a disconnected graph), or
+            two layers share a name.
+
+    Example:
+        >>> inputs = kconv.Input((28, 28, 1))
+        >>> x = Conv2D(32, 5, activation="relu")(inputs)
+        >>> x = Dense(10, activation="softmax")(Flatten()(MaxPooling2D()(x)))
+        >>> model = kconv.Model(inputs=inputs, outputs=x)
+        >>> model(torch.rand(8, 28, 28, 1)).shape
+        torch.Size([8, 10])
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True):
+        functional = inputs is not None or outputs is not None
+        if functional and type(self) is Model and name is None:
+            name = naming.unique_name("functional")
+        super().__init__(name=name, trainable=trainable)
+        self._steps = None  # set for a functional model
+        if not functional:
+            return
+        if inputs is None or outputs is None:
+            raise invalid_value("outputs" if outputs is None else "inputs",
+                                "symbolic tensors (a functional model needs inputs and "
+                                "outputs)", None)
+        self._inputs_structure, self._inputs = _flatten("inputs", inputs)
+        self._outputs_structure, self._outputs = _flatten("outputs", outputs)
+        for tensor in self._inputs:
+            if not isinstance(tensor._keras_history[0], InputLayer):
+                raise invalid_value("inputs", "tensors made by kconv.Input", tensor)
+        self._nodes, self._graph_layers = _map_graph(self._inputs, self._outputs)
+        names = collections.Counter(layer.name for layer in self._graph_layers)
+        repeated = sorted(name for name, count in names.items() if count > 1)
+        if repeated:
+            raise ValueError(f"All layer names in model '{self.name}' should be unique; "
+                             f"found {repeated} more than once")
+        for index, layer in enumerate(self._graph_layers):
+            self.add_module(str(index), layer)
+        self._steps = self._compile_steps()
+        self.build_shape = [t.shape for t in self._inputs]
+        self.output_shape = [t.shape for t in self._outputs]
+        if self._inputs_structure is None:
+            self.build_shape = self.build_shape[0]
+        if self._outputs_structure is None:
+            self.output_shape = self.output_shape[0]
+        self.built = True
+
+    # ----------------------------------------------------------------- graph
+    def _compile_steps(self):
+        slots = {id(t): i for i, t in enumerate(self._inputs)}
+        steps = []
+        for node in self._nodes:
+            if isinstance(node.layer, InputLayer):
+                continue
+            in_ids = tuple(slots[id(t)] for t in node.input_tensors)
+            out_ids = []
+            for t in node.output_tensors:
+                slots[id(t)] = len(slots)
+                out_ids.append(slots[id(t)])
+            steps.append((node.layer, in_ids, node.as_list, tuple(out_ids)))
+        self._output_ids = tuple(slots[id(t)] for t in self._outputs)
+        self._slot_count = len(slots)
+        return steps
+
+    @property
+    def inputs(self):
+        """The symbolic input tensors (a list)."""
+        return list(self._inputs) if self._steps is not None else None
+
+    @property
+    def outputs(self):
+        """The symbolic output tensors (a list)."""
+        return list(self._outputs) if self._steps is not None else None
+
+    @property
+    def input(self):
+        return _pack(self._inputs_structure, self._inputs)
+
+    @property
+    def output(self):
+        return _pack(self._outputs_structure, self._outputs)
+
+    @property
+    def layers(self):
+        """Its layers, in Keras's order (InputLayers first for a functional model)."""
+        if self._steps is not None:
+            return list(self._graph_layers)
+        return [m for m in self.children() if isinstance(m, Layer)]
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index in :attr:`layers`.
+
+        Raises:
+            ValueError: neither or both given, or no such layer.
+        """
+        if (name is None) == (index is None):
+            raise ValueError("Provide either a layer name or a layer index at `get_layer`.")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise invalid_value("index", f"an index below {len(layers)}", index)
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise invalid_value("name", f"one of {tuple(layer.name for layer in layers)}", name)
+
+    # ----------------------------------------------------------------- calling
+    def forward(self, inputs):
+        if self._steps is None:  # a subclassed model
+            return super().forward(inputs)
+        if symbolic.is_symbolic(inputs):
+            return symbolic.call(self, inputs)  # nested in another graph
+        values = [None] * self._slot_count
+        for i, x in enumerate(self._flat_inputs(inputs)):
+            values[i] = x
+        for layer, in_ids, as_list, out_ids in self._steps:
+            y = layer([values[i] for i in in_ids] if as_list else values[in_ids[0]])
+            if len(out_ids) == 1:
+                values[out_ids[0]] = y
+            else:
+                for i, value in zip(out_ids, y):
+                    values[i] = value
+        return _pack(self._outputs_structure, [values[i] for i in self._output_ids])
+
+    def _flat_inputs(self, inputs):
+        expected = len(self._inputs)
+        if isinstance(self._inputs_structure, dict):
+            if not isinstance(inputs, dict) or set(inputs) != set(self._inputs_structure):
+                raise invalid_value("inputs", f"a dict with keys "
+                                    f"{sorted(self._inputs_structure)}", inputs)
+            return [inputs[key] for key in self._inputs_structure]
+        if isinstance(inputs, dict):  # Keras also matches a dict to the inputs' names
+            names = [t._keras_history[0].name for t in self._inputs]
+            if set(inputs) != set(names):
+                raise invalid_value("inputs", f"a dict with keys {sorted(names)}", inputs)
+            return [inputs[name] for name in names]
+        flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(flat) != expected:
+            raise ValueError(f"Model '{self.name}' expects {expected} input(s), but it "
+                             f"received {len(flat)}")
+        return flat
+
+    def compute_output_shape(self, input_shape):
+        if self._steps is None:
+            return super().compute_output_shape(input_shape)
+        first = input_shape[0] if isinstance(input_shape, list) else input_shape
+        shapes = [(first[0],) + tuple(t.shape[1:]) for t in self._outputs]
+        return shapes if self._outputs_structure is not None else shapes[0]
+
+    # ----------------------------------------------------------------- summary
+    def summary(self, line_length=None, print_fn=None, return_string=False):
+        """Print Keras's summary table (or return it with ``return_string``): a functional
+        model with branches gets Keras's "Connected to" column."""
+        if self._steps is None or _sequential_like(self):
+            text = summary_lib.render(self, line_length=line_length or 88)
+        else:
+            text = summary_lib.render_connected(self, self._nodes, line_length or 108)
+        if return_string:
+            return text
+        (print_fn or print)(text)
+        return None
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        if self._steps is None:
+            return config
+        return {**config, **_graph_config(self)}
+
+
+def _flatten(argument, structure):
+    """``(structure, flat list)``: None for one tensor, 'list' or a dict's keys."""
+    if isinstance(structure, KerasTensor):
+        return None, [structure]
+    if isinstance(structure, dict):
+        flat, keys = list(structure.values()), list(structure)
+    elif isinstance(structure, (list, tuple)):
+        flat, keys = list(structure), "list"
+    else:
+        flat, keys = [structure], None
+    if not flat or not all(isinstance(t, KerasTensor) for t in flat):
+        raise invalid_type(argument, "a KerasTensor (from kconv.Input or a layer called on "
+                           "one), or a list or dict of them", structure)
+    return keys, flat
+
+
+def _pack(structure, flat):
+    if structure is None:
+        return flat[0]
+    if structure == "list":
+        return list(flat)
+    return dict(zip(structure, flat))
+
+
+def _map_graph(inputs, outputs):
+    """Keras's ``map_graph``: the nodes between ``inputs`` and ``outputs`` in execution
+    order (deepest first) and the layers in Keras's order."""
+    input_ids = {id(t) for t in inputs}
+    finished, in_progress, post_order, layer_index = set(), set(), [], {}
+
+    def visit(tensor):
+        layer, node_index, _ = tensor._keras_history
+        node = layer._inbound_nodes[node_index]
+        if id(node) in finished:
+            return
+        if id(node) in in_progress:
+            raise ValueError(f"Tensor {tensor} is part of a cycle")
+        layer_index.setdefault(layer, len(layer_index))
+        in_progress.add(id(node))
+        if id(tensor) not in input_ids:
+            if isinstance(layer, InputLayer):
+                raise ValueError(f"Graph disconnected: the model's outputs need input "
+                                 f"'{layer.name}' {tensor.shape}, which is not one of its "
+                                 "inputs")
+            for parent in node.input_tensors:
+                visit(parent)
+        in_progress.discard(id(node))
+        finished.add(id(node))
+        post_order.append(node)
+
+    for tensor in outputs:
+        visit(tensor)
+    node_depth, layer_depth = {}, {}
+    for node in reversed(post_order):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(node.layer, 0))
+        layer_depth[node.layer] = node_depth[id(node)] = depth
+        for parent in node.parent_nodes:
+            node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    for tensor in inputs:
+        layer = tensor._keras_history[0]
+        if layer not in layer_depth:  # an input the outputs do not use
+            layer_depth[layer], layer_index[layer] = 0, -1
+    by_id = {id(node): node for node in post_order}
+    nodes = [by_id[i] for i, _ in sorted(node_depth.items(), key=lambda item: -item[1])
+             if i in by_id]
+    layers = sorted(layer_depth, key=lambda layer: (-layer_depth[layer], layer_index[layer]))
+    return nodes, layers
+
+
+def _sequential_like(model):
+    """Keras prints a chain of single-input layers without the "Connected to" column."""
+    seen = set()
+    for node in model._nodes:
+        if len(node.input_tensors) > 1 or node.layer in seen:
+            return False
+        seen.add(node.layer)
+    return len(model._inputs) == 1 and len(model._outputs) == 1
+
+
+def _graph_config(model):
+    """Keras's functional config: layers with their inbound nodes, inputs and outputs."""
+    node_index = {}
+    for layer in model.layers:
+        for i, node in enumerate(layer._inbound_nodes):
+            node_index[id(node)] = i
+
+    def history(tensor):
+        layer, index, position = tensor._keras_history
+        return [layer.name, index, position]
+
+    layers = []
+    for layer in model.layers:
+        inbound = [[history(t) for t in node.input_tensors]
+                   for node in layer._inbound_nodes if node in model._nodes
+                   and not isinstance(layer, InputLayer)]
+        layers.append({"class_name": type(layer).__name__, "name": layer.name,
+                       "config": layer.get_config(), "inbound_nodes": inbound})
+    return {"layers": layers, "input_layers": [history(t) for t in model._inputs],
+            "output_layers": [history(t) for t in model._outputs]}

@@ -1,0 +1,103 @@
+"""Symbolic tensors and the nodes of functional graphs.
+
+Calling a kconv layer on a :class:`KerasTensor` (what ``Input`` returns) computes nothing:
+the layer is built for the input's shape, a :class:`Node` records which tensors went in and
+which came out, and the output is a new ``KerasTensor`` of the inferred shape. A functional
+``Model`` walks these nodes once, at construction, into a flat list of steps.
+"""
+
+import torch
+
+from kconv import naming
+from kconv.validation import invalid_type, invalid_value
+
+
+class KerasTensor:
+    """A value a functional graph will compute: its shape (batch axis first, None where
+    unknown) and dtype, and where it comes from (``(layer, node_index, tensor_index)``).
+
+    Example:
+        >>> x = kconv.Input((28, 28, 1))
+        >>> x.shape
+        (None, 28, 28, 1)
+    """
+
+    def __init__(self, shape, dtype="float32", name=None, history=None):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.name = name if name is not None else naming.unique_name("keras_tensor")
+        self._keras_history = history
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def node(self):
+        """The node that produced this tensor."""
+        layer, node_index, _ = self._keras_history
+        return layer._inbound_nodes[node_index]
+
+    def __repr__(self):
+        return (f"<KerasTensor shape={self.shape}, dtype={self.dtype}, "
+                f"name={self.name}>")
+
+    def __bool__(self):
+        raise TypeError("A symbolic KerasTensor has no value: it cannot be used as a Python "
+                        "boolean (call the model on data instead)")
+
+
+class Node:
+    """One call of a layer in a graph: the tensors that went in (flat, and whether they were
+    passed as a list) and the tensors that came out."""
+
+    def __init__(self, layer, inputs, as_list, outputs):
+        self.layer = layer
+        self.input_tensors = list(inputs)
+        self.as_list = as_list
+        self.output_tensors = list(outputs)
+
+    @property
+    def parent_nodes(self):
+        return [t.node for t in self.input_tensors]
+
+
+def is_symbolic(x):
+    """Whether ``x`` is a KerasTensor or a non-empty list/tuple of them."""
+    if isinstance(x, KerasTensor):
+        return True
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(
+        isinstance(t, KerasTensor) for t in x)
+
+
+def call(layer, inputs):
+    """Record ``layer(inputs)`` on symbolic inputs: build the layer for their shapes and
+    return the symbolic output(s)."""
+    as_list = isinstance(inputs, (list, tuple))
+    flat = list(inputs) if as_list else [inputs]
+    for t in flat:
+        if not isinstance(t, KerasTensor):
+            raise invalid_type("inputs", "KerasTensors (from kconv.Input or a layer called "
+                               "on one) or real tensors, not a mix", t)
+    shape = [t.shape for t in flat] if as_list else flat[0].shape
+    output_shape = layer.build_for(shape)
+    node_index = len(layer._inbound_nodes)
+    shapes = output_shape if isinstance(output_shape, list) else [output_shape]
+    outputs = [KerasTensor(s, flat[0].dtype, history=(layer, node_index, i))
+               for i, s in enumerate(shapes)]
+    layer._inbound_nodes.append(Node(layer, flat, as_list, outputs))
+    return outputs if isinstance(output_shape, list) else outputs[0]
+
+
+def dtype_name(dtype):
+    """A Keras dtype name ('float32', ...) from None, a name or a ``torch.dtype``."""
+    if dtype is None:
+        return "float32"
+    if isinstance(dtype, torch.dtype):
+        return str(dtype).replace("torch.", "")
+    if not isinstance(dtype, str):
+        raise invalid_type("dtype", "None, a dtype name such as 'float32', or a torch.dtype",
+                           dtype)
+    if not isinstance(getattr(torch, dtype, None), torch.dtype):
+        raise invalid_value("dtype", "a dtype name such as 'float32'", dtype)
+    return dtype
