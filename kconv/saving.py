@@ -29,24 +29,22 @@ def _h5py():
     return h5py
 
 
-def _weighted(model):
-    return [layer for layer in model.layers if layer.weight_specs]
+def _is_model(layer):
+    from kconv.models.model import Model
+    return isinstance(layer, Model)
 
 
-def _assign(model, arrays_per_layer, source):
-    """Copy per-layer Keras arrays (Keras order and layout) into the model's layers."""
-    targets = _weighted(model)
-    if len(arrays_per_layer) != len(targets):
-        raise ValueError(f"{source} holds weights for {len(arrays_per_layer)} layers, but "
-                         f"model '{model.name}' has {len(targets)} layers with weights")
-    for layer, (name, arrays) in zip(targets, arrays_per_layer):
+def _assign(pairs, source):
+    """Copy Keras arrays (Keras order and layout) into layers: ``[(layer, name, arrays)]``,
+    every shape checked before anything is copied."""
+    for layer, name, arrays in pairs:
         shapes = [tuple(a.shape) for a in arrays]
-        expected = [spec.keras_shape for spec in layer.weight_specs.values()]
+        expected = [spec.keras_shape for _, spec in layer.weight_entries()]
         if shapes != expected:
             raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) does not fit "
                              f"the weights of '{name}' in {source}: expected shapes "
                              f"{expected}, found {shapes}")
-    for layer, (_, arrays) in zip(targets, arrays_per_layer):
+    for layer, _, arrays in pairs:
         layer.set_weights([np.asarray(a) for a in arrays])
 
 
@@ -61,38 +59,52 @@ def _keras_keys(model):
     return keys
 
 
-def _read_weights_h5(f, model, source):
-    if "layers" not in f:
-        raise ValueError(f"{source} is not a Keras 3 weights file (no 'layers' group)")
-    arrays = []
+def _read_weights_h5(group, model, source, where="layers"):
+    """``[(layer, name, arrays)]`` from a Keras 3 weights group, nested models included."""
+    if "layers" not in group:
+        raise ValueError(f"{source} is not a Keras 3 weights file (no '{where}' group)")
+    pairs = []
     for key, layer in zip(_keras_keys(model), model.layers):
-        group = f["layers"].get(key)
-        if group is None:
+        entry = group["layers"].get(key)
+        if entry is None:
             raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) has no entry "
-                             f"'layers/{key}' in {source}")
-        variables = group.get("vars")
+                             f"'{where}/{key}' in {source}")
+        if _is_model(layer):
+            pairs += _read_weights_h5(entry, layer, source, f"{where}/{key}/layers")
+            continue
+        variables = entry.get("vars")
         values = [variables[str(i)][()] for i in range(len(variables))] if variables else []
         if layer.weight_specs:
-            arrays.append((variables.attrs.get("name", key) if variables else key, values))
+            name = variables.attrs.get("name", key) if variables else key
+            pairs.append((layer, name, values))
         elif values:
             raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) has no weights, "
-                             f"but 'layers/{key}' in {source} holds {len(values)}")
-    return arrays
+                             f"but '{where}/{key}' in {source} holds {len(values)}")
+    return pairs
 
 
-def _read_legacy_h5(f, source):
+def _read_legacy_h5(f, model, source):
+    """``[(layer, name, arrays)]`` from a Keras 2 ``.h5``: matched to the model's layers
+    with weights by name when every name is found (functional models), else in order."""
     group = f["model_weights"] if "model_weights" in f else f
     if "layer_names" not in group.attrs:
         raise ValueError(f"{source} is not a Keras weights file (no 'layer_names')")
-    arrays = []
+    saved = []
     for raw in group.attrs["layer_names"]:
         name = raw.decode() if isinstance(raw, bytes) else str(raw)
         layer_group = group[name]
         names = [n.decode() if isinstance(n, bytes) else str(n)
                  for n in layer_group.attrs.get("weight_names", [])]
         if names:
-            arrays.append((name, [layer_group[n][()] for n in names]))
-    return arrays
+            saved.append((name, [layer_group[n][()] for n in names]))
+    targets = [layer for layer in model.layers if layer.weight_entries()]
+    by_name = {layer.name: layer for layer in targets}
+    if len(saved) != len(targets):
+        raise ValueError(f"{source} holds weights for {len(saved)} layers, but model "
+                         f"'{model.name}' has {len(targets)} layers with weights")
+    if all(name in by_name for name, _ in saved):
+        return [(by_name[name], name, arrays) for name, arrays in saved]
+    return [(layer, name, arrays) for layer, (name, arrays) in zip(targets, saved)]
 
 
 def _open_h5(data_or_path, source):
@@ -145,19 +157,19 @@ def load_weights(model, path):
             with _open_keras_zip(path) as archive:
                 data = _read_member(archive, "model.weights.h5", path)
             with _open_h5(io.BytesIO(data), path) as f:
-                arrays = _read_weights_h5(f, model, path)
+                pairs = _read_weights_h5(f, model, path)
         elif path.endswith(".weights.h5"):
             with _open_h5(path, path) as f:
-                arrays = _read_weights_h5(f, model, path)
+                pairs = _read_weights_h5(f, model, path)
         elif path.endswith(".h5"):
             with _open_h5(path, path) as f:
-                arrays = _read_legacy_h5(f, path)
+                pairs = _read_legacy_h5(f, model, path)
         else:
             raise ValueError(f"Unknown weights file type: {path} (expected .weights.h5, "
                              ".keras or .h5)")
     except (KeyError, OSError) as e:
         raise ValueError(f"Cannot read {path}: malformed Keras weights file ({e})") from None
-    _assign(model, arrays, path)
+    _assign(pairs, path)
 
 
 def save_weights(model, path):
@@ -170,36 +182,60 @@ def save_weights(model, path):
         raise ValueError(f"Model '{model.name}' is not built: give it an Input first")
     h5py = _h5py()
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        group = f.create_group("layers")
-        for key, layer in zip(_keras_keys(model), model.layers):
-            variables = group.create_group(key).create_group("vars")
-            variables.attrs["name"] = layer.name
-            for i, value in enumerate(layer.get_weights()):
-                variables.create_dataset(str(i), data=value)
+        _write_weights_h5(f, model)
         f.create_group("vars").attrs["name"] = model.name
 
 
+def _write_weights_h5(group, model):
+    """Keras 3's layout: ``layers/<key>/vars/<i>``, nested models as nested groups."""
+    layers = group.create_group("layers")
+    for key, layer in zip(_keras_keys(model), model.layers):
+        entry = layers.create_group(key)
+        if _is_model(layer):
+            _write_weights_h5(entry, layer)
+            entry.create_group("vars").attrs["name"] = layer.name
+            continue
+        variables = entry.create_group("vars")
+        variables.attrs["name"] = layer.name
+        for i, value in enumerate(layer.get_weights()):
+            variables.create_dataset(str(i), data=value)
+
+
 def load_model(path):
-    """Build the torch module a ``.keras`` file describes and load its weights.
+    """The model a Keras file describes, as a torch module with its weights: a ``.keras``
+    archive (Keras 3) or a whole-model legacy ``.h5`` (Keras 2's ``model.save``), Sequential
+    or functional.
+
+    Raises:
+        ValueError: an unreadable file, a weights-only file, or a layer kconv does not build
+            (named; no code from the file is run).
 
     Example:
-        >>> model = kconv.saving.load_model("mnist_cnn.keras")
+        >>> model = kconv.models.load_model("mnist_cnn.keras")
         >>> probabilities = model(torch.rand(8, 28, 28, 1))
     """
-    path = os.fspath(path)
-    if not path.endswith(".keras"):
-        raise ValueError(f"load_model reads .keras files; received {path} (use "
-                         "model.load_weights for .weights.h5 and .h5)")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No such model file: {path}")
-    with _open_keras_zip(path) as archive:
-        raw = _read_member(archive, "config.json", path)
-    try:
-        config = json.loads(raw)
-    except ValueError as e:
-        raise ValueError(f"Cannot read {path}: config.json is not valid JSON ({e})") from None
     from kconv.models.deserialization import model_from_config
 
+    path = os.fspath(path)
+    if not path.endswith((".keras", ".h5")) or path.endswith(".weights.h5"):
+        raise ValueError(f"load_model reads .keras and whole-model .h5 files; received {path} "
+                         "(use model.load_weights for .weights.h5)")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No such model file: {path}")
+    if path.endswith(".keras"):
+        with _open_keras_zip(path) as archive:
+            raw = _read_member(archive, "config.json", path)
+    else:
+        with _open_h5(path, path) as f:
+            raw = f.attrs.get("model_config")
+        if raw is None:
+            raise ValueError(f"{path} holds weights only (no model_config): build the model "
+                             "and call model.load_weights")
+    try:
+        config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except ValueError as e:
+        raise ValueError(f"Cannot read {path}: its model config is not valid JSON ({e})") \
+            from None
     model = model_from_config(config)
     load_weights(model, path)
     return model

@@ -101,16 +101,18 @@ def render_with_receptive_field(model, line_length=120):
                   align=("left", "left", "right", "right", "right", "right"))
 
 
-def render_connected(model, nodes, line_length=108):
-    """The summary of a functional model with branches: Keras's "Connected to" column names
-    each input of a layer's call as ``layer[node_index][tensor_index]``."""
-    def connections(layer):
-        sources = ["{}[{}][{}]".format(t._keras_history[0].name, *t._keras_history[1:])
-                   for node in layer._inbound_nodes if node in nodes
-                   for t in node.input_tensors]
-        return ", ".join(sources) or "-"
+def connections(layer, nodes):
+    """Keras's "Connected to" cell: each input of the layer's calls among ``nodes``, as
+    ``layer[node_index][tensor_index]``; '-' for none."""
+    sources = ["{}[{}][{}]".format(t._keras_history[0].name, *t._keras_history[1:])
+               for node in layer._inbound_nodes if node in nodes for t in node.input_tensors]
+    return ", ".join(sources) or "-"
 
+
+def render_connected(model, nodes, line_length=108):
+    """The summary of a functional model with branches, with Keras's "Connected to"
+    column."""
     return render(model, line_length, positions=(0.3, 0.56, 0.74, 1.0),
                   header=("Layer (type)", "Output Shape", "Param #", "Connected to"),
-                  rows=layer_rows(model, (connections,)),
+                  rows=layer_rows(model, (lambda layer: connections(layer, nodes),)),
                   align=("left", "left", "right", "left"))

@@ -326,8 +326,8 @@ class Layer(nn.Module):
             return symbolic.call(self, inputs)
         if not (isinstance(inputs, (list, tuple)) and inputs
                 and all(isinstance(t, torch.Tensor) for t in inputs)):
-            raise invalid_type("inputs", "a tensor, a list of tensors, or KerasTensors",
-                               inputs)
+            raise invalid_type("inputs", "a tensor, a list of tensors, or KerasTensors (not a "
+                               "mix)", inputs)
         inputs = list(inputs)
         if not self.built:
             self._build_from(inputs[0], [(None,) + tuple(t.shape[1:]) for t in inputs])

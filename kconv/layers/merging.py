@@ -39,7 +39,9 @@ class Merge(Layer):
 
     def compute_output_shape(self, input_shape):
         self._check_list(input_shape)
-        return functools.reduce(_broadcast_shape, input_shape)
+        batches = {shape[0] for shape in input_shape} - {None}
+        sample = functools.reduce(_broadcast_shape, [shape[1:] for shape in input_shape])
+        return (batches.pop() if batches else None,) + sample
 
     def call(self, inputs):
         rank = max(x.ndim for x in inputs)
@@ -49,7 +51,8 @@ class Merge(Layer):
 
 
 def _broadcast_shape(shape1, shape2):
-    """Keras's element-wise output shape: trailing axes broadcast, None stays unknown."""
+    """Keras's element-wise output shape of two sample shapes (no batch axis): trailing
+    axes broadcast, None stays unknown."""
     if len(shape2) > len(shape1):
         shape1, shape2 = shape2, shape1
     head, tail = shape1[:len(shape1) - len(shape2)], shape1[len(shape1) - len(shape2):]

@@ -1,11 +1,11 @@
 """Keras's ``keras.models``: ``Sequential``, ``Model`` (functional and subclassed),
 ``load_model`` and ``clone_model``."""
 
-from kconv.models.model import Model
+from kconv.models.model import Functional, Model
 from kconv.models.sequential import Sequential
 from kconv.saving import load_model
 
-__all__ = ["Model", "Sequential", "load_model", "clone_model"]
+__all__ = ["Model", "Functional", "Sequential", "load_model", "clone_model"]
 
 
 def clone_model(model):

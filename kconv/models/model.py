@@ -41,9 +41,16 @@ class Model(Layer):
         torch.Size([8, 10])
     """
 
+    def __new__(cls, *args, **kwargs):
+        # As in Keras, Model(inputs, outputs) is a Functional (its class name in summaries
+        # and configs); Model() and subclasses stay what they are.
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            cls = Functional
+        return super().__new__(cls)
+
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True):
         functional = inputs is not None or outputs is not None
-        if functional and type(self) is Model and name is None:
+        if functional and type(self) is Functional and name is None:
             name = naming.unique_name("functional")
         super().__init__(name=name, trainable=trainable)
         self._steps = None  # set for a functional model
@@ -191,11 +198,25 @@ class Model(Layer):
         (print_fn or print)(text)
         return None
 
+    def load_weights(self, path):
+        """Load Keras weights: ``.weights.h5``, ``.keras`` or legacy ``.h5``."""
+        from kconv import saving
+        saving.load_weights(self, path)
+
+    def save_weights(self, path):
+        """Write the weights as a Keras 3 ``.weights.h5``."""
+        from kconv import saving
+        saving.save_weights(self, path)
+
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}
         if self._steps is None:
             return config
         return {**config, **_graph_config(self)}
+
+
+class Functional(Model):
+    """What ``Model(inputs, outputs)`` returns, as in Keras: a model defined by its graph."""
 
 
 def _flatten(argument, structure):

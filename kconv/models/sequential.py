@@ -124,16 +124,6 @@ class Sequential(Model):
         (print_fn or print)(text)
         return None
 
-    def load_weights(self, path):
-        """Load Keras weights: ``.weights.h5``, ``.keras`` or legacy ``.h5``."""
-        from kconv import saving
-        saving.load_weights(self, path)
-
-    def save_weights(self, path):
-        """Write the weights as a Keras 3 ``.weights.h5`` file."""
-        from kconv import saving
-        saving.save_weights(self, path)
-
     def get_config(self):
         """Keras's Sequential config: the InputLayer first when the model has an Input."""
         layers = [{"class_name": type(layer).__name__, "config": layer.get_config()}

@@ -1,0 +1,261 @@
+"""Functional models against Keras: the same graph code run with `lib = keras` and
+`lib = kconv` (Keras's spellings), weights copied, outputs, shapes, names and summaries
+compared."""
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+import kconv
+from kconv.layers import Conv2D, Dense, Flatten, Input
+from tests.keras_oracle import assert_close, to_numpy
+
+
+def residual(lib):
+    L = lib.layers
+    inputs = lib.Input((16, 16, 3))
+    x = L.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    y = L.Conv2D(8, 3, padding="same")(x)
+    y = L.BatchNormalization(momentum=0.9, epsilon=1e-2)(y)
+    x = L.Activation("relu")(L.Add()([x, y]))
+    x = L.MaxPooling2D()(x)
+    a = L.Conv2D(4, 1)(x)
+    b = L.Conv2D(6, 3, padding="same", strides=2)(x)
+    b = L.Conv2D(4, 1, activation="relu")(L.MaxPooling2D(1, strides=1)(b))
+    x = L.Concatenate()([L.GlobalAveragePooling2D()(a), L.GlobalMaxPooling2D()(b)])
+    return lib.Model(inputs, L.Dense(5, activation="softmax")(x))
+
+
+def two_in_two_out(lib):
+    L = lib.layers
+    image, side = lib.Input((12, 12, 2), name="image"), lib.Input((4,), name="side")
+    shared = L.Dense(6, activation="tanh")
+    x = L.Flatten()(L.Conv2D(3, 3)(image))
+    h = L.Concatenate()([shared(L.Dense(4)(x)), shared(side)])
+    out1 = L.Dense(3, activation="softmax", name="label")(h)
+    out2 = L.Dense(1, name="score")(L.Subtract()([shared(side), L.Dense(6)(x)]))
+    return lib.Model(inputs=[image, side], outputs=[out1, out2])
+
+
+def channels_first_inside(lib):
+    L = lib.layers
+    inputs = lib.Input((3, 10, 10))
+    x = L.Conv2D(4, 3, data_format="channels_first", padding="same")(inputs)
+    x = L.BatchNormalization(axis=1)(x)
+    x = L.AveragePooling2D(2, data_format="channels_first", padding="same")(x)
+    x = L.Multiply()([x, L.Conv2D(4, 1, data_format="channels_first")(x)])
+    return lib.Model(inputs, L.Dense(2)(L.Flatten(data_format="channels_first")(x)))
+
+
+def nested(lib):
+    L = lib.layers
+    block = lib.Sequential([lib.Input((8,)), L.Dense(8, activation="relu"), L.Dense(8)],
+                           name="block")
+    inner_in = lib.Input((8,))
+    inner = lib.Model(inner_in, L.Maximum()([block(inner_in), inner_in]), name="inner")
+    inputs = lib.Input((8,))
+    return lib.Model(inputs, L.Dense(2)(inner(inner(inputs))), name="outer")
+
+
+GRAPHS = {"residual": (residual, [(2, 16, 16, 3)]),
+          "two_in_two_out": (two_in_two_out, [(2, 12, 12, 2), (2, 4)]),
+          "channels_first": (channels_first_inside, [(2, 3, 10, 10)]),
+          "nested": (nested, [(2, 8)])}
+
+
+def _build_both(name):
+    factory, shapes = GRAPHS[name]
+    keras.backend.clear_session()
+    kconv.clear_session()
+    k_model, model = factory(keras), factory(kconv)
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal(w.shape).astype("float32") * 0.5 for w in k_model.get_weights()]
+    for i, w in enumerate(k_model.weights):  # positive moving variances
+        if "variance" in w.path:
+            weights[i] = np.abs(weights[i]) + 0.5
+    k_model.set_weights(weights)
+    model.set_weights(weights)
+    xs = [rng.standard_normal(s).astype("float32") for s in shapes]
+    return k_model, model.eval(), xs
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_graphs_compute_what_keras_computes(name):
+    k_model, model, xs = _build_both(name)
+    theirs = k_model(xs if len(xs) > 1 else xs[0], training=False)
+    ours = model([torch.from_numpy(x) for x in xs] if len(xs) > 1 else torch.from_numpy(xs[0]))
+    theirs, ours = (theirs, ours) if isinstance(ours, list) else ([theirs], [ours])
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        assert_close(a, to_numpy(b), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_layers_shapes_and_counts_are_keras(name):
+    k_model, model, _ = _build_both(name)
+    assert [(layer.name, type(layer).__name__) for layer in model.layers] == \
+        [(layer.name, type(layer).__name__) for layer in k_model.layers]
+    assert model.count_params() == k_model.count_params()
+    assert [w.shape for w in model.get_weights()] == [w.shape for w in k_model.get_weights()]
+    for ours, theirs in zip(model.outputs, k_model.outputs):
+        assert ours.shape == tuple(theirs.shape)
+
+
+def _keras_summary(k_model):
+    lines = []
+    k_model.summary(line_length=108, print_fn=lambda s, line_break=None: lines.append(s))
+    return "\n".join(lines)
+
+
+def _keras_connections(k_model):
+    """Keras's "Connected to" cells, computed from its graph as its summary does."""
+    nodes = [node for depth in k_model._nodes_by_depth.values() for node in depth]
+    cells = {}
+    for layer in k_model.layers:
+        sources = [f"{t._keras_history.operation.name}[{t._keras_history.node_index}]"
+                   f"[{t._keras_history.tensor_index}]"
+                   for node in layer._inbound_nodes if node in nodes for t in node.input_tensors]
+        cells[layer.name] = ", ".join(sources) or "-"
+    return cells
+
+
+@pytest.mark.parametrize("name", ["residual", "two_in_two_out"])
+def test_summary_has_keras_connected_to_column(name, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # rich cuts Keras's table to the terminal's width
+    k_model, model, _ = _build_both(name)
+    ours, theirs = model.summary(return_string=True), _keras_summary(k_model)
+    assert "Connected to" in ours and "Connected to" in theirs
+    expected = _keras_connections(k_model)
+    assert {layer.name: kconv.summary.connections(layer, model._nodes)
+            for layer in model.layers} == expected
+    wide = " ".join(model.summary(return_string=True, line_length=300).split())
+    for layer in model.layers:
+        assert f"{layer.name} ({type(layer).__name__})" in wide and expected[layer.name] in wide
+    footer = [line for line in theirs.splitlines() if line.startswith(" ")]
+    assert [line for line in ours.splitlines() if line.startswith(" ")] == footer
+
+
+def test_a_chain_prints_like_keras_without_connections():
+    keras.backend.clear_session()
+    k_model = lenet(keras)
+    model = lenet(kconv)
+    text = model.summary(return_string=True)
+    assert "Connected to" not in text and "input_layer (InputLayer)" in text
+    assert "Connected to" not in _keras_summary(k_model)
+
+
+def lenet(lib):
+    """The Conv2D article's functional LeNet, in Keras's spellings."""
+    L = lib.layers
+    inputs = lib.Input(shape=(28, 28, 1))
+    x = L.Conv2D(32, (5, 5), strides=(1, 1), activation="relu")(inputs)
+    x = L.MaxPooling2D(pool_size=(2, 2), strides=(2, 2))(x)
+    x = L.Conv2D(64, (5, 5), activation="relu")(x)
+    x = L.MaxPooling2D(pool_size=(2, 2))(x)
+    x = L.Flatten()(x)
+    x = L.Dense(100, activation="relu")(x)
+    out = L.Dense(10, activation="softmax")(x)
+    return lib.Model(inputs=inputs, outputs=out)
+
+
+def test_the_articles_functional_lenet_has_kerass_parameter_count():
+    assert lenet(kconv).count_params() == 155606
+
+
+def test_shared_layers_share_weights_and_appear_once():
+    inputs = Input((4,))
+    dense = Dense(4, name="shared")
+    model = kconv.Model(inputs, dense(dense(inputs)))
+    assert [layer.name for layer in model.layers] == ["input_layer", "shared"]
+    assert len(list(model.parameters())) == 2
+    x = torch.rand(3, 4)
+    assert torch.allclose(model(x), dense(dense(x)))
+
+
+def test_inputs_and_outputs_as_dicts():
+    a, b = Input((3,), name="a"), Input((3,), name="b")
+    model = kconv.Model({"a": a, "b": b}, {"sum": kconv.layers.add([a, b]), "a": Dense(2)(a)})
+    out = model({"b": torch.ones(2, 3), "a": torch.zeros(2, 3)})
+    assert set(out) == {"sum", "a"} and torch.equal(out["sum"], torch.ones(2, 3))
+    listed = kconv.Model([a, b], kconv.layers.add([a, b]))
+    assert torch.equal(listed({"a": torch.ones(1, 3), "b": torch.ones(1, 3)}), 2 * torch.ones(1, 3))
+    with pytest.raises(ValueError, match="Invalid value for argument `inputs`: expected a dict "
+                                         r"with keys \['a', 'b'\]"):
+        model({"a": torch.zeros(2, 3)})
+    with pytest.raises(ValueError, match="expects 2 input"):
+        listed(torch.zeros(1, 3))
+
+
+def test_model_accessors():
+    inputs = Input((5,), name="x")
+    hidden = Dense(3, name="hidden")(inputs)
+    model = kconv.Model(inputs=inputs, outputs=Dense(2, name="out")(hidden), name="m")
+    assert model.name == "m" and model.input is inputs and model.inputs == [inputs]
+    assert model.get_layer("hidden") is model.layers[1] and model.get_layer(index=-1).name == "out"
+    with pytest.raises(ValueError, match="Invalid value for argument `name`: expected one of "
+                                         r"\('x', 'hidden', 'out'\)"):
+        model.get_layer("nope")
+    with pytest.raises(ValueError, match="either a layer name or a layer index"):
+        model.get_layer()
+    assert kconv.Model(inputs, hidden).name == "functional"
+    assert kconv.Model(inputs, hidden).name == "functional_1"
+
+
+def test_graph_errors_are_clear():
+    a, b = Input((3,)), Input((3,))
+    with pytest.raises(ValueError, match="Graph disconnected: the model's outputs need input "
+                                         r"'input_layer_1' \(None, 3\)"):
+        kconv.Model(a, kconv.layers.add([a, b]))
+    with pytest.raises(ValueError, match=r"layer names in model 'functional_1' should be "
+                                         r"unique; found \['d'\]"):
+        kconv.Model(a, Dense(2, name="d")(Dense(3, name="d")(a)))
+    with pytest.raises(ValueError, match="expected tensors made by kconv.Input"):
+        kconv.Model(Dense(2)(a), a)
+    with pytest.raises(TypeError, match="Invalid type for argument `outputs`"):
+        kconv.Model(a, torch.zeros(3))
+    with pytest.raises(TypeError, match="not a mix"):
+        kconv.layers.add([a, torch.zeros(1, 3)])
+
+
+def test_losses_and_constraints_cover_every_layer():
+    inputs = Input((4,))
+    x = Dense(4, kernel_regularizer="l2", kernel_constraint="non_neg")(inputs)
+    inner = kconv.Model(inputs, x)
+    outer_in = Input((4,))
+    model = kconv.Model(outer_in, Dense(1, bias_regularizer=kconv.regularizers.L1(1.0))(
+        inner(outer_in)))
+    assert len(model.losses) == 2
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    kconv.attach_constraints(optimizer, model)
+    model(torch.rand(2, 4)).sum().backward()
+    optimizer.step()
+    assert (inner.layers[1].weight >= 0).all()
+
+
+def test_compile_and_export_see_one_graph():
+    model = residual(kconv).eval()
+    x = torch.rand(2, 16, 16, 3)
+    expected = model(x)
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    assert torch.allclose(compiled(x), expected, atol=1e-6)
+    exported = torch.export.export(model, (x,))
+    assert torch.allclose(exported.module()(x), expected, atol=1e-6)
+
+
+def test_subclassed_models_run_their_call():
+    class TwoLayers(kconv.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = Conv2D(4, 3)
+            self.head = Dense(2)
+
+        def call(self, x):
+            return self.head(Flatten()(self.conv(x)))
+
+    model = TwoLayers()
+    assert model.name == "two_layers"
+    assert model(torch.rand(3, 6, 6, 1)).shape == (3, 2)
+    assert [type(layer).__name__ for layer in model.layers] == ["Conv2D", "Dense"]
+    assert model.count_params() == 4 * 9 + 4 + 64 * 2 + 2
+    assert isinstance(kconv.Sequential(), kconv.Model)
