@@ -20,8 +20,8 @@ __version__ = "0.1.0"
 
 __all__ = ["activations", "augmentation", "config", "constraints", "datasets", "initializers",
            "layers", "models", "optimizers", "padding", "regularizers", "saving", "summary",
-           "trainers", "utils", "Model", "Sequential", "Input", "apply_constraints", "attach_constraints", "receptive_field",
-           "clear_session", "__version__"]
+           "trainers", "utils", "Model", "Sequential", "Input", "apply_constraints",
+           "attach_constraints", "receptive_field", "clear_session", "__version__"]
 
 
 def __getattr__(name):

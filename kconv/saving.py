@@ -19,7 +19,6 @@ from kconv.naming import to_snake_case
 from kconv.utils.file_utils import atomic_path
 
 
-
 def _h5py():
     try:
         import h5py
@@ -103,8 +102,21 @@ def _read_legacy_h5(f, model, source):
         raise ValueError(f"{source} holds weights for {len(saved)} layers, but model "
                          f"'{model.name}' has {len(targets)} layers with weights")
     if all(name in by_name for name, _ in saved):
-        return [(by_name[name], name, arrays) for name, arrays in saved]
-    return [(layer, name, arrays) for layer, (name, arrays) in zip(targets, saved)]
+        pairs = [(by_name[name], name, arrays) for name, arrays in saved]
+    else:
+        pairs = [(layer, name, arrays) for layer, (name, arrays) in zip(targets, saved)]
+    return [(layer, name, _from_legacy_order(layer, arrays)) for layer, name, arrays in pairs]
+
+
+def _from_legacy_order(layer, arrays):
+    """Keras 2 lists a nested model's weights trainable first: back to layer order."""
+    order = _legacy_order(layer)
+    if len(arrays) != len(order):
+        return arrays  # reported by _assign
+    restored = [None] * len(order)
+    for array, i in zip(arrays, order):
+        restored[i] = array
+    return restored
 
 
 def _open_h5(data_or_path, source):
@@ -239,3 +251,66 @@ def load_model(path):
     model = model_from_config(config)
     load_weights(model, path)
     return model
+
+
+def save_model(model, path):
+    """Write ``model`` as a Keras 3 ``.keras`` archive (``config.json``, ``metadata.json``
+    and ``model.weights.h5``) or a legacy whole-model ``.h5`` (``model_config`` and
+    ``model_weights``, as Keras's ``model.save("x.h5")``), written atomically.
+
+    Raises:
+        ValueError: another file type, or an unbuilt or subclassed model (Keras cannot
+            rebuild those from a config either).
+    """
+    from kconv.models.model import Functional, _layer_entry
+    from kconv.models.sequential import Sequential
+
+    path = os.fspath(path)
+    if not path.endswith((".keras", ".h5")) or path.endswith(".weights.h5"):
+        raise ValueError(f"model.save writes .keras archives and legacy whole-model .h5 "
+                         f"files; received filepath={path} (use save_weights for "
+                         ".weights.h5)")
+    if type(model) not in (Functional, Sequential):
+        raise ValueError(f"Only Sequential and functional models can be saved with their "
+                         f"config; save the weights of '{model.name}' with save_weights")
+    if not model.built:
+        raise ValueError(f"Model '{model.name}' is not built: give it an Input first")
+    config = {**_layer_entry(model), "build_config": {"input_shape": model.build_shape}}
+    if path.endswith(".h5"):
+        _save_legacy_h5(model, config, path)
+        return
+    metadata = {"keras_version": "3.0.0", "date_saved": "kconv"}
+    weights = io.BytesIO()
+    with _h5py().File(weights, "w") as f:
+        _write_weights_h5(f, model)
+        f.create_group("vars").attrs["name"] = model.name
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("metadata.json", json.dumps(metadata))
+        archive.writestr("model.weights.h5", weights.getvalue())
+
+
+def _legacy_order(layer):
+    """A layer's weights as Keras 2 lists them: trainable first, then the rest."""
+    entries = layer.weight_entries()
+    trainable = [i for i, (owner, spec) in enumerate(entries)
+                 if getattr(owner, spec.name).requires_grad]
+    return trainable + [i for i in range(len(entries)) if i not in trainable]
+
+
+def _save_legacy_h5(model, config, path):
+    h5py = _h5py()
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["keras_version"] = "3.0.0"
+        f.attrs["backend"] = "torch"
+        f.attrs["model_config"] = json.dumps(config)
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = [layer.name.encode() for layer in model.layers]
+        for layer in model.layers:
+            layer_group = group.create_group(layer.name)
+            entries, values = layer.weight_entries(), layer.get_weights()
+            names = [f"{owner.name}/{spec.name}_{i}" for i, (owner, spec) in enumerate(entries)]
+            order = _legacy_order(layer)
+            layer_group.attrs["weight_names"] = [names[i].encode() for i in order]
+            for i in order:
+                layer_group.create_dataset(names[i], data=values[i])

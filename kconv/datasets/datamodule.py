@@ -123,8 +123,8 @@ class ImageDataModule(L.LightningDataModule):
         """The :class:`~kconv.datasets.bundle.DataBundle`, loaded at the first call."""
         if self.bundle is None:
             self.bundle = load_dataset(self.dataset, image_size=self.image_size,
-                                     classes=self.classes, test_size=self.test_size,
-                                     seed=self.seed, download=self.download)
+                                       classes=self.classes, test_size=self.test_size,
+                                       seed=self.seed, download=self.download)
         return self.bundle
 
     def setup(self, stage=None):

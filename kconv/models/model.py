@@ -214,6 +214,12 @@ class Model(Layer):
             return config
         return {**config, **_graph_config(self)}
 
+    def save(self, filepath):
+        """Write the model as a Keras 3 ``.keras`` archive (config and weights) that
+        ``keras.models.load_model`` and :func:`kconv.models.load_model` open."""
+        from kconv import saving
+        saving.save_model(self, filepath)
+
 
 class Functional(Model):
     """What ``Model(inputs, outputs)`` returns, as in Keras: a model defined by its graph."""
@@ -298,23 +304,44 @@ def _sequential_like(model):
     return len(model._inputs) == 1 and len(model._outputs) == 1
 
 
+def _layer_entry(layer):
+    """A layer's (or a model's) entry in a Keras 3 config, as Keras serializes it."""
+    kind = type(layer).__name__
+    if isinstance(layer, Functional):
+        module, registered = "keras.src.models.functional", "Functional"
+    else:
+        module, registered = ("keras" if kind == "Sequential" else "keras.layers"), None
+    return {"module": module, "class_name": kind, "config": layer.get_config(),
+            "registered_name": registered}
+
+
 def _graph_config(model):
-    """Keras's functional config: layers with their inbound nodes, inputs and outputs."""
-    node_index = {}
+    """Keras 3's functional config: layers with their inbound nodes, inputs and outputs.
+    Node indices count only the calls inside this model, as Keras numbers them."""
+    renumber = {}
     for layer in model.layers:
-        for i, node in enumerate(layer._inbound_nodes):
-            node_index[id(node)] = i
+        kept = [node for node in layer._inbound_nodes if node in model._nodes]
+        renumber.update({id(node): i for i, node in enumerate(kept)})
 
     def history(tensor):
         layer, index, position = tensor._keras_history
-        return [layer.name, index, position]
+        return [layer.name, renumber[id(layer._inbound_nodes[index])], position]
+
+    def keras_tensor(tensor):
+        return {"class_name": "__keras_tensor__", "config": {
+            "shape": list(tensor.shape), "dtype": tensor.dtype, "keras_history": history(tensor)}}
 
     layers = []
     for layer in model.layers:
-        inbound = [[history(t) for t in node.input_tensors]
-                   for node in layer._inbound_nodes if node in model._nodes
-                   and not isinstance(layer, InputLayer)]
-        layers.append({"class_name": type(layer).__name__, "name": layer.name,
-                       "config": layer.get_config(), "inbound_nodes": inbound})
-    return {"layers": layers, "input_layers": [history(t) for t in model._inputs],
-            "output_layers": [history(t) for t in model._outputs]}
+        nodes = [] if isinstance(layer, InputLayer) else [
+            {"args": [[keras_tensor(t) for t in node.input_tensors] if node.as_list
+                      else keras_tensor(node.input_tensors[0])], "kwargs": {}}
+            for node in layer._inbound_nodes if node in model._nodes]
+        layers.append({**_layer_entry(layer), "name": layer.name, "inbound_nodes": nodes})
+
+    def ends(tensors, structure):
+        refs = [history(t) for t in tensors]
+        return refs[0] if structure is None else refs
+
+    return {"layers": layers, "input_layers": ends(model._inputs, model._inputs_structure),
+            "output_layers": ends(model._outputs, model._outputs_structure)}

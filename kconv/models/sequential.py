@@ -4,7 +4,7 @@ from kconv import activations
 from kconv import summary as summary_lib
 from kconv.layers.input_layer import InputLayer
 from kconv.layers.layer import Layer
-from kconv.models.model import Model
+from kconv.models.model import Model, _layer_entry
 from kconv.symbolic import KerasTensor
 from kconv.validation import invalid_type
 
@@ -126,8 +126,5 @@ class Sequential(Model):
 
     def get_config(self):
         """Keras's Sequential config: the InputLayer first when the model has an Input."""
-        layers = [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                  for layer in self.layers]
-        for layer in self._input_layers:
-            layers.insert(0, {"class_name": "InputLayer", "config": layer.get_config()})
+        layers = [_layer_entry(layer) for layer in self._input_layers + self.layers]
         return {"name": self.name, "trainable": self.trainable, "layers": layers}

@@ -11,7 +11,7 @@ import kconv
 import models
 from kconv import saving
 from kconv.models.deserialization import layer_from_config
-from tests.keras_oracle import keras_model_like, to_numpy
+from tests.keras_oracle import GRAPHS, build_graph_pair, keras_model_like, to_numpy
 
 NETWORKS = [("stridednet", (40, 48, 3)), ("cifar_ex3", (32, 32, 3)), ("mnist_cnn", (28, 28, 1))]
 
@@ -174,5 +174,130 @@ def test_file_name_and_state_errors(tmp_path):
         _mnist().load_weights(tmp_path / "m.pt")
     with pytest.raises(ValueError, match="is not built"):
         kconv.Sequential([kconv.layers.Dense(2)]).load_weights(tmp_path / "m.pt")
-    with pytest.raises(ValueError, match="load_model reads .keras files"):
+    with pytest.raises(ValueError, match="load_model reads .keras and whole-model .h5 files"):
         saving.load_model(tmp_path / "m.pt")
+
+
+# ----------------------------------------------------------------------------- functional
+def _outputs_equal(k_model, model, xs):
+    theirs = k_model(xs if len(xs) > 1 else xs[0], training=False)
+    ours = model([torch.from_numpy(x) for x in xs] if len(xs) > 1 else torch.from_numpy(xs[0]))
+    theirs, ours = (theirs, ours) if isinstance(ours, list) else ([theirs], [ours])
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.detach().numpy(), to_numpy(b), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+@pytest.mark.parametrize("ext", [".keras", ".h5"])
+def test_functional_files_saved_by_keras_open_with_kerass_outputs(name, ext, tmp_path):
+    k_model, _, xs = build_graph_pair(name)
+    path = tmp_path / f"model{ext}"
+    k_model.save(path)
+    model = kconv.models.load_model(path).eval()
+    assert isinstance(model, kconv.Model) and type(model).__name__ == "Functional"
+    assert [layer.name for layer in model.layers] == [layer.name for layer in k_model.layers]
+    _outputs_equal(k_model, model, xs)
+
+
+def _keras2_spelling(config):
+    """A Keras 3 functional config in Keras 2.x's spelling: class 'Model',
+    batch_input_shape, inbound nodes as [[layer, node, tensor, {}], ...]."""
+    body = config["config"]
+    for entry in body["layers"]:
+        if entry["class_name"] == "InputLayer":
+            entry["config"]["batch_input_shape"] = entry["config"].pop("batch_shape")
+            for key in ("optional", "ragged"):
+                entry["config"].pop(key, None)
+        nodes = []
+        for node in entry["inbound_nodes"]:
+            first = node["args"][0]
+            items = first if isinstance(first, list) else [first]
+            nodes.append([list(item["config"]["keras_history"]) + [{}] for item in items])
+        entry["inbound_nodes"] = nodes
+    return {"class_name": "Model", "config": body}
+
+
+def test_keras2_whole_model_files_open(tmp_path):
+    import h5py
+
+    k_model, _, xs = build_graph_pair("two_in_two_out")
+    path = tmp_path / "keras2.h5"
+    k_model.save(path)
+    with h5py.File(path, "r+") as f:
+        config = _keras2_spelling(json.loads(f.attrs["model_config"]))
+        f.attrs["model_config"] = json.dumps(config)
+    assert config["config"]["layers"][3]["inbound_nodes"] == [[["flatten", 0, 0, {}]]]
+    _outputs_equal(k_model, kconv.models.load_model(path).eval(), xs)
+
+
+def test_nested_weights_written_by_kconv_are_read_by_keras(tmp_path):
+    k_model, model, xs = build_graph_pair("nested")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(-1.5)
+    model.save_weights(tmp_path / "nested.weights.h5")
+    k_model.load_weights(tmp_path / "nested.weights.h5")
+    _outputs_equal(k_model, model, xs)
+
+
+def test_load_model_refuses_what_it_cannot_open(tmp_path):
+    model = kconv.Sequential([kconv.Input((3,)), kconv.layers.Dense(2)])
+    model.save_weights(tmp_path / "only.weights.h5")
+    with pytest.raises(ValueError, match="load_model reads .keras and whole-model .h5 files"):
+        kconv.models.load_model(tmp_path / "only.weights.h5")
+    import h5py
+    with h5py.File(tmp_path / "weights.h5", "w") as f:
+        f.attrs["layer_names"] = [b"dense"]
+    with pytest.raises(ValueError, match="holds weights only"):
+        kconv.models.load_model(tmp_path / "weights.h5")
+
+
+@pytest.mark.parametrize("name", list(GRAPHS) + ["stridednet"])
+@pytest.mark.parametrize("ext", [".keras", ".h5"])
+def test_models_saved_by_kconv_open_in_keras_with_equal_outputs(name, ext, tmp_path):
+    if name == "stridednet":
+        model = models.get_model("stridednet", classes=3, input_shape=(40, 40, 3)).eval()
+        with torch.no_grad():
+            for buffer in model.buffers():
+                buffer.uniform_(0.5, 1.5)  # non-default BatchNormalization statistics
+        xs = [np.random.default_rng(1).random((2, 40, 40, 3)).astype("float32")]
+    else:
+        _, model, xs = build_graph_pair(name)
+    path = tmp_path / f"saved{ext}"
+    model.save(path)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+    keras.backend.clear_session()
+    _outputs_equal(keras.models.load_model(path), model, xs)
+    again = kconv.models.load_model(path).eval()
+    assert type(again) is type(model) and again.count_params() == model.count_params()
+    _outputs_equal(keras.models.load_model(path), again, xs)
+
+
+def test_save_refuses_what_keras_could_not_rebuild(tmp_path):
+    class Custom(kconv.Model):
+        def call(self, x):
+            return x
+
+    with pytest.raises(ValueError, match="Only Sequential and functional models can be saved"):
+        Custom().save(tmp_path / "c.keras")
+    model = kconv.Sequential([kconv.Input((3,)), kconv.layers.Dense(2)])
+    with pytest.raises(ValueError, match="model.save writes .keras archives and legacy "
+                                         "whole-model .h5 files"):
+        model.save(tmp_path / "m.weights.h5")
+    with pytest.raises(ValueError, match="is not built"):
+        kconv.Sequential([kconv.layers.Dense(2)]).save(tmp_path / "m.keras")
+
+
+def test_clone_model_has_the_architecture_and_fresh_weights():
+    _, model, xs = build_graph_pair("two_in_two_out")
+    clone = kconv.models.clone_model(model)
+    assert [layer.name for layer in clone.layers] == [layer.name for layer in model.layers]
+    assert clone.count_params() == model.count_params()
+    assert not all(np.array_equal(a, b) for a, b in zip(clone.get_weights(),
+                                                         model.get_weights()))
+    clone.set_weights(model.get_weights())
+    clone.eval()
+    ins = [torch.from_numpy(x) for x in xs]
+    for a, b in zip(clone(ins), model(ins)):
+        assert torch.allclose(a, b)

@@ -3,86 +3,18 @@
 compared."""
 
 import keras
-import numpy as np
 import pytest
 import torch
 
 import kconv
 from kconv.layers import Conv2D, Dense, Flatten, Input
-from tests.keras_oracle import assert_close, to_numpy
-
-
-def residual(lib):
-    L = lib.layers
-    inputs = lib.Input((16, 16, 3))
-    x = L.Conv2D(8, 3, padding="same", activation="relu")(inputs)
-    y = L.Conv2D(8, 3, padding="same")(x)
-    y = L.BatchNormalization(momentum=0.9, epsilon=1e-2)(y)
-    x = L.Activation("relu")(L.Add()([x, y]))
-    x = L.MaxPooling2D()(x)
-    a = L.Conv2D(4, 1)(x)
-    b = L.Conv2D(6, 3, padding="same", strides=2)(x)
-    b = L.Conv2D(4, 1, activation="relu")(L.MaxPooling2D(1, strides=1)(b))
-    x = L.Concatenate()([L.GlobalAveragePooling2D()(a), L.GlobalMaxPooling2D()(b)])
-    return lib.Model(inputs, L.Dense(5, activation="softmax")(x))
-
-
-def two_in_two_out(lib):
-    L = lib.layers
-    image, side = lib.Input((12, 12, 2), name="image"), lib.Input((4,), name="side")
-    shared = L.Dense(6, activation="tanh")
-    x = L.Flatten()(L.Conv2D(3, 3)(image))
-    h = L.Concatenate()([shared(L.Dense(4)(x)), shared(side)])
-    out1 = L.Dense(3, activation="softmax", name="label")(h)
-    out2 = L.Dense(1, name="score")(L.Subtract()([shared(side), L.Dense(6)(x)]))
-    return lib.Model(inputs=[image, side], outputs=[out1, out2])
-
-
-def channels_first_inside(lib):
-    L = lib.layers
-    inputs = lib.Input((3, 10, 10))
-    x = L.Conv2D(4, 3, data_format="channels_first", padding="same")(inputs)
-    x = L.BatchNormalization(axis=1)(x)
-    x = L.AveragePooling2D(2, data_format="channels_first", padding="same")(x)
-    x = L.Multiply()([x, L.Conv2D(4, 1, data_format="channels_first")(x)])
-    return lib.Model(inputs, L.Dense(2)(L.Flatten(data_format="channels_first")(x)))
-
-
-def nested(lib):
-    L = lib.layers
-    block = lib.Sequential([lib.Input((8,)), L.Dense(8, activation="relu"), L.Dense(8)],
-                           name="block")
-    inner_in = lib.Input((8,))
-    inner = lib.Model(inner_in, L.Maximum()([block(inner_in), inner_in]), name="inner")
-    inputs = lib.Input((8,))
-    return lib.Model(inputs, L.Dense(2)(inner(inner(inputs))), name="outer")
-
-
-GRAPHS = {"residual": (residual, [(2, 16, 16, 3)]),
-          "two_in_two_out": (two_in_two_out, [(2, 12, 12, 2), (2, 4)]),
-          "channels_first": (channels_first_inside, [(2, 3, 10, 10)]),
-          "nested": (nested, [(2, 8)])}
-
-
-def _build_both(name):
-    factory, shapes = GRAPHS[name]
-    keras.backend.clear_session()
-    kconv.clear_session()
-    k_model, model = factory(keras), factory(kconv)
-    rng = np.random.default_rng(0)
-    weights = [rng.standard_normal(w.shape).astype("float32") * 0.5 for w in k_model.get_weights()]
-    for i, w in enumerate(k_model.weights):  # positive moving variances
-        if "variance" in w.path:
-            weights[i] = np.abs(weights[i]) + 0.5
-    k_model.set_weights(weights)
-    model.set_weights(weights)
-    xs = [rng.standard_normal(s).astype("float32") for s in shapes]
-    return k_model, model.eval(), xs
+from tests.keras_oracle import (GRAPHS, assert_close, build_graph_pair, lenet, residual,
+                                to_numpy)
 
 
 @pytest.mark.parametrize("name", GRAPHS)
 def test_graphs_compute_what_keras_computes(name):
-    k_model, model, xs = _build_both(name)
+    k_model, model, xs = build_graph_pair(name)
     theirs = k_model(xs if len(xs) > 1 else xs[0], training=False)
     ours = model([torch.from_numpy(x) for x in xs] if len(xs) > 1 else torch.from_numpy(xs[0]))
     theirs, ours = (theirs, ours) if isinstance(ours, list) else ([theirs], [ours])
@@ -93,7 +25,7 @@ def test_graphs_compute_what_keras_computes(name):
 
 @pytest.mark.parametrize("name", GRAPHS)
 def test_layers_shapes_and_counts_are_keras(name):
-    k_model, model, _ = _build_both(name)
+    k_model, model, _ = build_graph_pair(name)
     assert [(layer.name, type(layer).__name__) for layer in model.layers] == \
         [(layer.name, type(layer).__name__) for layer in k_model.layers]
     assert model.count_params() == k_model.count_params()
@@ -123,7 +55,7 @@ def _keras_connections(k_model):
 @pytest.mark.parametrize("name", ["residual", "two_in_two_out"])
 def test_summary_has_keras_connected_to_column(name, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")  # rich cuts Keras's table to the terminal's width
-    k_model, model, _ = _build_both(name)
+    k_model, model, _ = build_graph_pair(name)
     ours, theirs = model.summary(return_string=True), _keras_summary(k_model)
     assert "Connected to" in ours and "Connected to" in theirs
     expected = _keras_connections(k_model)
@@ -143,20 +75,6 @@ def test_a_chain_prints_like_keras_without_connections():
     text = model.summary(return_string=True)
     assert "Connected to" not in text and "input_layer (InputLayer)" in text
     assert "Connected to" not in _keras_summary(k_model)
-
-
-def lenet(lib):
-    """The Conv2D article's functional LeNet, in Keras's spellings."""
-    L = lib.layers
-    inputs = lib.Input(shape=(28, 28, 1))
-    x = L.Conv2D(32, (5, 5), strides=(1, 1), activation="relu")(inputs)
-    x = L.MaxPooling2D(pool_size=(2, 2), strides=(2, 2))(x)
-    x = L.Conv2D(64, (5, 5), activation="relu")(x)
-    x = L.MaxPooling2D(pool_size=(2, 2))(x)
-    x = L.Flatten()(x)
-    x = L.Dense(100, activation="relu")(x)
-    out = L.Dense(10, activation="softmax")(x)
-    return lib.Model(inputs=inputs, outputs=out)
 
 
 def test_the_articles_functional_lenet_has_kerass_parameter_count():
