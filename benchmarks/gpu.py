@@ -111,7 +111,8 @@ def step_modes(device, rounds, steps, batch=32):
 def synthetic_bundle(n_train, n_test, shape, classes):
     """kconv's synthetic dataset (noise with a bright band per class) as a DataBundle."""
     h, w, c = shape
-    (x, y), (xt, yt) = fake.load_data(n_train, n_test, (h, w), c, classes)
+    (x, y), (xt, yt) = (tuple(map(torch.from_numpy, split))
+                        for split in fake.load_data(n_train, n_test, (h, w), c, classes))
     return DataBundle(x, y, xt, yt, fake.class_names(classes), "synthetic data")
 
 

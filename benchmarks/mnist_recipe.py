@@ -25,8 +25,8 @@ def keras_tf(epochs):
 
     from kconv.datasets import mnist
     (x, y), (xt, yt) = mnist.load_data()
-    x = x.numpy()[..., None].astype("float32") / 255
-    xt = xt.numpy()[..., None].astype("float32") / 255
+    x = x[..., None].astype("float32") / 255
+    xt = xt[..., None].astype("float32") / 255
     keras.utils.set_random_seed(42)
     L = keras.layers
     model = keras.Sequential([
@@ -35,9 +35,9 @@ def keras_tf(epochs):
         L.Flatten(), L.Dense(64, activation="relu"), L.Dense(10, activation="softmax")])
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    model.fit(x, y.numpy(), batch_size=64, epochs=epochs, validation_data=(xt, yt.numpy()),
+    model.fit(x, y, batch_size=64, epochs=epochs, validation_data=(xt, yt),
               verbose=2)
-    _, acc = model.evaluate(xt, yt.numpy(), batch_size=256, verbose=0)
+    _, acc = model.evaluate(xt, yt, batch_size=256, verbose=0)
     return float(np.float64(acc))
 
 
@@ -49,7 +49,7 @@ def plain_torch(epochs):
     from benchmarks.train_step import TorchMnistCNN
     from kconv.datasets import mnist
     torch.manual_seed(42)
-    (x, y), (xt, yt) = mnist.load_data()
+    (x, y), (xt, yt) = (tuple(map(torch.from_numpy, split)) for split in mnist.load_data())
     x = (x.float() / 255)[:, None].contiguous(memory_format=torch.channels_last)
     xt = (xt.float() / 255)[:, None].contiguous(memory_format=torch.channels_last)
     model = TorchMnistCNN().to(memory_format=torch.channels_last)

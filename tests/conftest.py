@@ -57,7 +57,7 @@ def _write_cifar(folder, per_batch=4):
         batch = {b"batch_label": name.encode(), b"labels": list(range(per_batch)),
                  b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
                  b"filenames": [f"img{i}.png".encode() for i in range(per_batch)]}
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=4))
     meta = {b"label_names": [n.encode() for n in CIFAR_NAMES], b"num_vis": 3072}
     (folder / cifar10.META_FILE).write_bytes(pickle.dumps(meta, protocol=2))
     return folder
@@ -84,6 +84,6 @@ def mnist_slice():
     from kconv.datasets import mnist
 
     (x, y), (xt, yt) = mnist.load_data()
-    train = TensorDataset(x[:3000].unsqueeze(-1), y[:3000].long())
-    test = TensorDataset(xt[:1000].unsqueeze(-1), yt[:1000].long())
+    train = TensorDataset(torch.from_numpy(x[:3000, ..., None]), torch.from_numpy(y[:3000]).long())
+    test = TensorDataset(torch.from_numpy(xt[:1000, ..., None]), torch.from_numpy(yt[:1000]).long())
     return train, test

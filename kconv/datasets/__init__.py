@@ -1,6 +1,7 @@
-"""Datasets as uint8 (N, H, W, C) tensors, Keras-style (``kconv.datasets.mnist.load_data()``),
-plus image folders, CIFAR-10 python batches, a synthetic set, a stratified split, datasets
-by name (:func:`load_dataset`) and, with Lightning installed, :class:`ImageDataModule`."""
+"""Keras-style loaders that return NumPy arrays of Keras's shapes and dtypes
+(``kconv.datasets.mnist.load_data()``, ``cifar10``, and a synthetic ``fake`` set), image
+folders, a stratified split, a run's dataset by name as uint8 (N, H, W, C) tensors
+(:func:`load_dataset`) and, with Lightning installed, :class:`ImageDataModule`."""
 
 from kconv.datasets import cifar10, fake, mnist
 from kconv.datasets.bundle import BUILTIN, DataBundle, load_dataset, select_classes

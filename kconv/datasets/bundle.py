@@ -5,6 +5,7 @@ stratified split for folders."""
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from kconv.datasets import cifar10, fake, mnist
@@ -87,7 +88,7 @@ def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed
         return _load_folder(dataset, image_size, classes, test_size, seed)
     if dataset == "mnist":
         (x, y), (xt, yt) = mnist.load_data()
-        x, xt, y, yt = x[..., None], xt[..., None], y.long(), yt.long()  # (N, 28, 28, 1)
+        x, xt = x[..., None], xt[..., None]  # (N, 28, 28, 1)
         names, source = [str(i) for i in range(10)], "MNIST (embedded copy)"
     elif dataset == "cifar10":
         root = cifar10_root()
@@ -96,6 +97,9 @@ def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed
     else:
         (x, y), (xt, yt) = fake.load_data(image_size=image_size or (32, 32), seed=seed)
         names, source = fake.class_names(), "synthetic data"
+    # Keras-style NumPy arrays in, tensors out: images uint8 (N, H, W, C), labels int64 (N,).
+    x, xt = torch.from_numpy(x), torch.from_numpy(xt)
+    y, yt = (torch.from_numpy(labels.reshape(-1).astype(np.int64)) for labels in (y, yt))
     x, y, kept = select_classes(x, y, names, classes)
     xt, yt, _ = select_classes(xt, yt, names, classes)
     if image_size is not None:

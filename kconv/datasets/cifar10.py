@@ -11,7 +11,6 @@ import tarfile
 import urllib.request
 
 import numpy as np
-import torch
 
 from kconv.utils.file_utils import atomic_path
 
@@ -92,8 +91,8 @@ def locate(path, download_if_missing=False):
 
 
 def load_data(path, download_if_missing=False):
-    """``(x_train, y_train), (x_test, y_test)``, as Keras returns them: uint8
-    (N, 32, 32, 3) images and int64 labels.
+    """``(x_train, y_train), (x_test, y_test)``, as Keras returns them: uint8 NumPy arrays,
+    images (N, 32, 32, 3) and labels (N, 1).
 
     Args:
         path: the ``cifar-10-batches-py`` folder, or a folder containing it.
@@ -108,8 +107,9 @@ def load_data(path, download_if_missing=False):
     x_test, y_test = _load_batch(os.path.join(folder, TEST_FILE))
     x_train = np.concatenate([x for x, _ in train])
     y_train = np.concatenate([y for _, y in train])
-    return ((torch.from_numpy(x_train), torch.from_numpy(y_train)),
-            (torch.from_numpy(x_test), torch.from_numpy(y_test)))
+    # Keras's shapes and dtypes: labels are a uint8 column.
+    return ((x_train, y_train.astype(np.uint8).reshape(-1, 1)),
+            (x_test, y_test.astype(np.uint8).reshape(-1, 1)))
 
 
 def class_names(path):

@@ -4,8 +4,9 @@ import torch
 
 
 def load_data(n_train=256, n_test=64, image_size=(32, 32), channels=3, classes=4, seed=0):
-    """``(x_train, y_train), (x_test, y_test)``: uint8 (N, H, W, C) noise images in which
-    each class brightens its own horizontal band, so a CNN can learn them quickly."""
+    """``(x_train, y_train), (x_test, y_test)`` as NumPy arrays, like Keras's loaders: uint8
+    (N, H, W, C) noise images in which each class brightens its own horizontal band (so a
+    CNN learns them quickly), and int64 labels (N,)."""
     gen = torch.Generator().manual_seed(seed)
     h, w = image_size
 
@@ -16,7 +17,7 @@ def load_data(n_train=256, n_test=64, image_size=(32, 32), channels=3, classes=4
         rows = torch.arange(h)
         mask = (rows[None, :] // band) == labels[:, None]  # (n, h)
         images = images + 127 * mask[:, :, None, None]
-        return images.to(torch.uint8), labels
+        return images.to(torch.uint8).numpy(), labels.numpy()
 
     return make(n_train), make(n_test)
 

@@ -4,7 +4,6 @@ import gzip
 import os
 
 import numpy as np
-import torch
 
 DEFAULT_DIR = os.path.join(os.path.dirname(__file__), "data", "mnist")
 FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
@@ -12,7 +11,7 @@ FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-uby
 
 
 def load_idx(path):
-    """Read one idx file of unsigned bytes (``.gz`` or not) as a uint8 tensor.
+    """Read one idx file of unsigned bytes (``.gz`` or not) as a uint8 NumPy array.
 
     Raises:
         ValueError: for a file that is not idx unsigned-byte data or is truncated.
@@ -34,8 +33,7 @@ def load_idx(path):
     if len(data) != expected:
         raise ValueError(f"Truncated idx file {path}: expected {expected} bytes for shape "
                          f"{shape}, found {len(data)}")
-    array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
-    return torch.from_numpy(array.copy())
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape).copy()
 
 
 def _find(folder, stem):
@@ -48,8 +46,8 @@ def _find(folder, stem):
 
 
 def load_data(path=None):
-    """``((x_train, y_train), (x_test, y_test))`` as uint8 tensors, like Keras: images
-    (N, 28, 28), labels (N,).
+    """``(x_train, y_train), (x_test, y_test)`` as Keras returns them: uint8 NumPy arrays,
+    images (N, 28, 28) and labels (N,).
 
     Args:
         path: a folder with the four idx files; None uses the copy shipped with kconv.

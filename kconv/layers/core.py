@@ -1,4 +1,5 @@
-"""Layers without weights: ``Activation``, ``Dropout`` and ``Flatten``."""
+"""Layers without weights: ``Activation``, ``Dropout`` and ``Flatten``; this is also Keras 2's
+``keras.layers.core`` import path, so ``Dense`` and ``Input`` are importable from here."""
 
 import math
 
@@ -6,6 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from kconv import activations, config
+from kconv.layers.dense import Dense  # noqa: F401  (Keras 2's keras.layers.core.Dense)
+from kconv.layers.input_layer import Input, InputLayer  # noqa: F401
 from kconv.layers.layer import Layer
 from kconv.random import SeededGenerators
 from kconv.validation import check_float, invalid_value, is_int

@@ -36,9 +36,9 @@ class InputLayer(Layer):
         self.batch_shape = (batch_size,) + shape_tuple("shape", shape)
         self.dtype = symbolic.dtype_name(dtype)
         self.build_for(self.batch_shape)
-        self.output = symbolic.KerasTensor(self.batch_shape, self.dtype, name=name,
-                                           history=(self, 0, 0))
-        self._inbound_nodes.append(symbolic.Node(self, [], False, [self.output]))
+        output = symbolic.KerasTensor(self.batch_shape, self.dtype, name=name,
+                                      history=(self, 0, 0))
+        self._inbound_nodes.append(symbolic.Node(self, [], False, [output]))
 
     @property
     def shape(self):

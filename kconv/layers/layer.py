@@ -253,6 +253,28 @@ class Layer(nn.Module):
         self.output_shape = self.compute_output_shape(input_shape)
         return self.output_shape
 
+    @property
+    def output(self):
+        """The symbolic output of the layer's call in a graph (Keras's ``layer.output``).
+
+        Raises:
+            ValueError: the layer was never called on symbolic tensors, or more than once.
+        """
+        return self._only_node("output").output_tensors[0]
+
+    @property
+    def input(self):
+        """The symbolic input(s) of the layer's call in a graph (Keras's ``layer.input``)."""
+        node = self._only_node("input")
+        return list(node.input_tensors) if node.as_list else node.input_tensors[0]
+
+    def _only_node(self, what):
+        if len(self._inbound_nodes) != 1:
+            raise ValueError(f"Layer '{self.name}' has {len(self._inbound_nodes)} inbound "
+                             f"nodes, so its {what} is not defined: it is defined for a layer "
+                             "called exactly once on symbolic tensors")
+        return self._inbound_nodes[0]
+
     def _pin_input_axes(self, axes):
         self._input_axes = dict(axes)
 

@@ -29,6 +29,7 @@ class Sequential(Model):
     def __init__(self, layers=None, *, name=None, trainable=True):
         super().__init__(name=name, trainable=trainable)  # a Model without a graph
         self._input_layers = []  # the InputLayer it starts with, if any (not a submodule)
+        self._output = None  # the symbolic output of the last layer, with an Input
         for layer in layers or ():
             self.add(layer)
 
@@ -58,6 +59,7 @@ class Sequential(Model):
                 raise ValueError(f"Sequential '{self.name}': an Input can only come first; "
                                  f"received it after {len(self)} layer(s)")
             self._input_layers.append(layer)
+            self._output = layer.output
             self.build_for(layer.batch_shape)
             return
         if not isinstance(layer, Layer):
@@ -65,15 +67,36 @@ class Sequential(Model):
         if not len(self) and layer.input_shape_arg is not None and not self.built:
             self.build_for((None,) + tuple(layer.input_shape_arg))
         self.add_module(str(len(self)), layer)
-        if self.built:
-            previous = self.layers[-2].output_shape if len(self) > 1 else self.build_shape
-            layer.build_for(previous)
+        if self._input_layers:  # record the graph, as Keras does, so layer.output exists
+            self._output = layer(self._output)
             self.output_shape = layer.output_shape
+        elif self.built:
+            previous = self.layers[-2].output_shape if len(self) > 1 else self.build_shape
+            self.output_shape = layer.build_for(previous)
 
     @property
     def input(self):
-        """The symbolic tensor of its Input (None when it was built otherwise)."""
-        return self._input_layers[0].output if self._input_layers else None
+        """The symbolic tensor of its Input (Keras's ``model.input``)."""
+        return self._symbolic("input", self._input_layers[0].output)
+
+    @property
+    def output(self):
+        """The symbolic output of its last layer (Keras's ``model.output``)."""
+        return self._symbolic("output", self._output)
+
+    @property
+    def inputs(self):
+        return [self.input]
+
+    @property
+    def outputs(self):
+        return [self.output]
+
+    def _symbolic(self, what, value):
+        if not self._input_layers:
+            raise ValueError(f"Sequential '{self.name}' has no {what} tensor: it was not "
+                             "given an Input")
+        return value
 
     def build(self, input_shape):
         shape = tuple(input_shape)

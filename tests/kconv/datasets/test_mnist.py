@@ -3,7 +3,6 @@ import hashlib
 
 import numpy as np
 import pytest
-import torch
 
 from kconv.datasets import mnist
 
@@ -16,8 +15,11 @@ def test_embedded_mnist_is_the_real_data():
         with gzip.open(f"{mnist.DEFAULT_DIR}/{stem}.gz", "rb") as f:
             assert hashlib.md5(f.read()).hexdigest() == MD5[key]
     (x, y), (xt, yt) = mnist.load_data()
+    # Keras's shapes and dtypes: uint8 NumPy arrays, labels a flat vector.
     assert x.shape == (60000, 28, 28) and xt.shape == (10000, 28, 28)
-    assert x.dtype == torch.uint8 and y.max() == 9 and torch.bincount(yt).min() > 800
+    assert y.shape == (60000,) and yt.shape == (10000,)
+    assert isinstance(x, np.ndarray) and x.dtype == y.dtype == np.uint8
+    assert y.max() == 9 and np.bincount(yt).min() > 800
 
 
 def _write_idx(path, array, compress=False):
@@ -32,7 +34,7 @@ def test_plain_and_gz_files_from_a_folder(tmp_path):
         _write_idx(tmp_path / f"{split}-images-idx3-ubyte", images[:n])
         _write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", np.array([1, 2, 3]), compress=True)
     (x, y), _ = mnist.load_data(tmp_path)
-    assert torch.equal(x, torch.from_numpy(images.astype(np.uint8))) and y.tolist() == [1, 2, 3]
+    assert np.array_equal(x, images.astype(np.uint8)) and y.tolist() == [1, 2, 3]
 
 
 def test_bad_files_give_clear_errors(tmp_path):

@@ -114,3 +114,18 @@ def test_config_starts_with_the_input_layer_as_in_keras():
         assert ours["layers"][0]["config"][key] == keras_input["config"][key]
     assert [entry["class_name"] for entry in ours["layers"]] == ["InputLayer", "Dense"]
     assert kconv.Sequential([Dense(2)]).get_config()["layers"][0]["class_name"] == "Dense"
+
+
+def test_a_sequential_with_an_input_records_its_graph_like_keras():
+    model = kconv.Sequential([Input((28, 28, 1)), Conv2D(4, 3), Flatten(), Dense(10)])
+    assert model.input.shape == (None, 28, 28, 1) and model.output.shape == (None, 10)
+    assert model.inputs == [model.input] and model.outputs == [model.output]
+    features = kconv.Model(model.input, model.layers[-2].output)  # a feature extractor
+    x = torch.rand(2, 28, 28, 1)
+    assert torch.equal(features(x), model.layers[1](model.layers[0](x)))
+    assert features.layers[1] is model.layers[0]  # the same weights
+    with pytest.raises(ValueError, match="has no output tensor: it was not given an Input"):
+        kconv.Sequential([Dense(2)]).output
+    with pytest.raises(ValueError, match="Layer 'd' has 0 inbound nodes, so its output is not "
+                                         "defined"):
+        Dense(2, name="d").output
