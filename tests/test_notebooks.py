@@ -11,10 +11,11 @@ NOTEBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 NAMES = sorted(n for n in os.listdir(NOTEBOOKS) if n.endswith(".ipynb"))
 
 
-def test_there_are_four_notebooks():
+def test_there_are_five_notebooks():
     assert NAMES == ["01_conv2d_parameters.ipynb",
                      "02_initializers_regularizers_constraints.ipynb",
-                     "03_inside_a_trained_cnn.ipynb", "04_comparing_runs.ipynb"]
+                     "03_inside_a_trained_cnn.ipynb", "04_comparing_runs.ipynb",
+                     "05_functional_api.ipynb"]
 
 
 @pytest.mark.parametrize("name", NAMES)
