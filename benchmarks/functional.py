@@ -112,7 +112,7 @@ def report(title, contenders, rounds, steps):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--no-keras", action="store_true")
     args = parser.parse_args(argv)
@@ -123,7 +123,7 @@ def main(argv=None):
     x = torch.rand(64, 28, 28, 1)
     contenders = {"kconv functional": step(mnist_functional(kconv), x),
                   "kconv Sequential": step(mnist_sequential(), x),
-                  "torch": step(TorchMnistCNN(), x.permute(0, 3, 1, 2))}
+                  "torch": step(TorchMnistCNN().to(memory_format=cl), x.permute(0, 3, 1, 2))}
     if not args.no_keras:
         import keras
         contenders["keras functional"] = keras_step(mnist_functional(keras), x.numpy())
@@ -138,7 +138,10 @@ def main(argv=None):
 
     x = torch.rand(32, 64)
     torch_stack = nn.Sequential(*[m for _ in range(10) for m in (nn.Linear(64, 64), nn.ReLU())])
-    contenders = {"kconv functional": step(dense_stack(kconv), x), "torch": step(torch_stack, x)}
+    sequential = kconv.Sequential([kconv.Input((64,))] + [
+        kconv.layers.Dense(64, activation="relu") for _ in range(10)])
+    contenders = {"kconv functional": step(dense_stack(kconv), x),
+                  "kconv Sequential": step(sequential, x), "torch": step(torch_stack, x)}
     if not args.no_keras:
         contenders["keras functional"] = keras_step(dense_stack(keras), x.numpy())
     report("ten Dense(64) layers, batch 32 (framework overhead)", contenders, args.rounds,
