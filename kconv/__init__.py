@@ -19,8 +19,8 @@ from kconv.receptive_field import receptive_field
 
 __version__ = "0.1.0"
 
-__all__ = ["activations", "augmentation", "backend", "config", "constraints", "datasets", "initializers",
-           "layers", "models", "optimizers", "padding", "regularizers", "saving", "summary",
+__all__ = ["activations", "augmentation", "backend", "config", "constraints", "datasets",
+           "initializers", "layers", "models", "optimizers", "padding", "regularizers", "saving", "summary",
            "trainers", "utils", "Model", "Sequential", "Input", "apply_constraints",
            "attach_constraints", "receptive_field", "clear_session", "__version__"]
 

@@ -141,7 +141,10 @@ def _history_refs(spec):
 
 
 def _tensor_refs(value):
-    """``(structure, refs)`` of ``input_layers``/``output_layers``: one triple or a list."""
+    """``(structure, refs)`` of ``input_layers``/``output_layers``: one triple, a list or a
+    dict of them."""
+    if isinstance(value, dict):
+        return tuple(value), [tuple(item[:3]) for item in value.values()]
     if value and isinstance(value[0], str):
         return None, [tuple(value[:3])]
     refs = [tuple(item[:3]) for item in value]
@@ -187,6 +190,8 @@ def _functional_from_config(body):
         if missing:
             raise ValueError(f"Cannot rebuild the graph: {key} names unknown tensors {missing}")
         found = [tensors[ref] for ref in refs]
+        if isinstance(structure, tuple):
+            return dict(zip(structure, found))
         return found[0] if structure is None else found
 
     return Model(gather("input_layers"), gather("output_layers"), name=body.get("name"))

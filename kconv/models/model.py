@@ -111,10 +111,16 @@ class Model(Layer):
 
     @property
     def input(self):
+        """The graph's input(s), structured as given (a subclassed model: as for a layer)."""
+        if self._steps is None:
+            return Layer.input.fget(self)
         return _pack(self._inputs_structure, self._inputs)
 
     @property
     def output(self):
+        """The graph's output(s), structured as given (a subclassed model: as for a layer)."""
+        if self._steps is None:
+            return Layer.output.fget(self)
         return _pack(self._outputs_structure, self._outputs)
 
     @property
@@ -162,7 +168,7 @@ class Model(Layer):
 
     def _flat_inputs(self, inputs):
         expected = len(self._inputs)
-        if isinstance(self._inputs_structure, dict):
+        if isinstance(self._inputs_structure, tuple):  # the keys of a dict of inputs
             if not isinstance(inputs, dict) or set(inputs) != set(self._inputs_structure):
                 raise invalid_value("inputs", f"a dict with keys "
                                     f"{sorted(self._inputs_structure)}", inputs)
@@ -226,11 +232,11 @@ class Functional(Model):
 
 
 def _flatten(argument, structure):
-    """``(structure, flat list)``: None for one tensor, 'list' or a dict's keys."""
+    """``(structure, flat list)``: None for one tensor, 'list', or a dict's keys (a tuple)."""
     if isinstance(structure, KerasTensor):
         return None, [structure]
     if isinstance(structure, dict):
-        flat, keys = list(structure.values()), list(structure)
+        flat, keys = list(structure.values()), tuple(structure)
     elif isinstance(structure, (list, tuple)):
         flat, keys = list(structure), "list"
     else:
@@ -341,6 +347,8 @@ def _graph_config(model):
 
     def ends(tensors, structure):
         refs = [history(t) for t in tensors]
+        if isinstance(structure, tuple):  # a dict's keys
+            return dict(zip(structure, refs))
         return refs[0] if structure is None else refs
 
     return {"layers": layers, "input_layers": ends(model._inputs, model._inputs_structure),

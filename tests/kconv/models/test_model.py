@@ -93,14 +93,18 @@ def test_shared_layers_share_weights_and_appear_once():
 
 def test_inputs_and_outputs_as_dicts():
     a, b = Input((3,), name="a"), Input((3,), name="b")
-    model = kconv.Model({"a": a, "b": b}, {"sum": kconv.layers.add([a, b]), "a": Dense(2)(a)})
-    out = model({"b": torch.ones(2, 3), "a": torch.zeros(2, 3)})
+    model = kconv.Model({"first": a, "second": b},
+                        {"sum": kconv.layers.add([a, b]), "a": Dense(2)(a)})
+    out = model({"second": torch.ones(2, 3), "first": torch.zeros(2, 3)})
     assert set(out) == {"sum", "a"} and torch.equal(out["sum"], torch.ones(2, 3))
+    clone = kconv.models.clone_model(model)
+    again = clone({"second": torch.ones(2, 3), "first": torch.zeros(2, 3)})
+    assert set(again) == {"sum", "a"} and torch.equal(again["sum"], out["sum"])
     listed = kconv.Model([a, b], kconv.layers.add([a, b]))
     assert torch.equal(listed({"a": torch.ones(1, 3), "b": torch.ones(1, 3)}), 2 * torch.ones(1, 3))
     with pytest.raises(ValueError, match="Invalid value for argument `inputs`: expected a dict "
-                                         r"with keys \['a', 'b'\]"):
-        model({"a": torch.zeros(2, 3)})
+                                         r"with keys \['first', 'second'\]"):
+        model({"first": torch.zeros(2, 3)})
     with pytest.raises(ValueError, match="expects 2 input"):
         listed(torch.zeros(1, 3))
 
@@ -177,3 +181,5 @@ def test_subclassed_models_run_their_call():
     assert [type(layer).__name__ for layer in model.layers] == ["Conv2D", "Dense"]
     assert model.count_params() == 4 * 9 + 4 + 64 * 2 + 2
     assert isinstance(kconv.Sequential(), kconv.Model)
+    with pytest.raises(ValueError, match="Layer 'two_layers' has 0 inbound nodes"):
+        model.output
