@@ -8,7 +8,7 @@ which ``torch.compile`` and ``torch.export`` unroll without graph breaks.
 
 import collections
 
-from kconv import naming, symbolic
+from kconv import activations, naming, symbolic
 from kconv import summary as summary_lib
 from kconv.layers.input_layer import InputLayer
 from kconv.layers.layer import Layer
@@ -154,17 +154,42 @@ class Model(Layer):
             return super().forward(inputs)
         if symbolic.is_symbolic(inputs):
             return symbolic.call(self, inputs)  # nested in another graph
+        values = self._evaluate(inputs, self._steps)
+        return _pack(self._outputs_structure, [values[i] for i in self._output_ids])
+
+    def _evaluate(self, inputs, steps):
+        """Run ``steps`` on the inputs: the list of every value computed, by slot."""
         values = [None] * self._slot_count
         for i, x in enumerate(self._flat_inputs(inputs)):
             values[i] = x
-        for layer, in_ids, as_list, out_ids in self._steps:
+        for layer, in_ids, as_list, out_ids in steps:
             y = layer([values[i] for i in in_ids] if as_list else values[in_ids[0]])
             if len(out_ids) == 1:
                 values[out_ids[0]] = y
             else:
                 for i, value in zip(out_ids, y):
                     values[i] = value
-        return _pack(self._outputs_structure, [values[i] for i in self._output_ids])
+        return values
+
+    def logits(self, inputs):
+        """The output before the final softmax, computed without it (what a numerically
+        stable cross-entropy takes), for a model whose one output comes from a layer that
+        applies softmax. ``softmax(model.logits(x)) == model(x)``.
+
+        Raises:
+            ValueError: a subclassed model, several outputs, or no final softmax.
+        """
+        if self._steps is None:
+            raise self._error("logits needs a functional model or a Sequential")
+        last = self._outputs[0]._keras_history[0]
+        if len(self._outputs) != 1 or getattr(last, "activation", None) is not \
+                activations.softmax:
+            raise self._error(f"logits needs one output made by a layer that applies "
+                              f"softmax; the model has {len(self._outputs)} output(s), the "
+                              f"first from layer '{last.name}' ({type(last).__name__})")
+        # With one output, its node is the only one of depth 0: the last step.
+        *body, (head, in_ids, _, _) = self._steps
+        return head.pre_activation(self._evaluate(inputs, body)[in_ids[0]])
 
     def _flat_inputs(self, inputs):
         expected = len(self._inputs)

@@ -20,7 +20,8 @@ def _metric_names(stage):
 
 
 class ClassifierModule(L.LightningModule):
-    """A kconv classifier (a ``Sequential`` ending in softmax) with Keras's training recipe.
+    """A kconv classifier (a ``Sequential`` or functional ``Model`` ending in softmax) with
+    Keras's training recipe.
 
     Loss: categorical cross-entropy computed from the logits before the network's final
     softmax (numerically stable), plus the network's Keras ``losses`` (weight and activity
@@ -34,7 +35,8 @@ class ClassifierModule(L.LightningModule):
     (N, H, W, C) batches are laid out for a channels_first network.
 
     Args:
-        model: the network, a built kconv ``Sequential`` whose last layer applies softmax.
+        model: the network: a built kconv ``Sequential`` or functional ``Model`` whose output
+            layer applies softmax (``model.logits`` gives what the loss takes).
         optimizer: a Keras optimizer name (``kconv.optimizers.names()``).
         optimizer_kwargs: Keras-named optimizer arguments, e.g. ``learning_rate``, ``decay``.
         class_names: optional names for the report.

@@ -183,3 +183,22 @@ def test_subclassed_models_run_their_call():
     assert isinstance(kconv.Sequential(), kconv.Model)
     with pytest.raises(ValueError, match="Layer 'two_layers' has 0 inbound nodes"):
         model.output
+
+
+def test_logits_skip_the_final_softmax_and_the_engine_trains_graphs():
+    model = lenet(kconv).eval()
+    x = torch.rand(3, 28, 28, 1)
+    assert torch.allclose(torch.softmax(model.logits(x), -1), model(x), atol=1e-6)
+    with pytest.raises(ValueError, match="logits needs one output made by a layer that "
+                                         "applies softmax; the model has 2 output"):
+        build_graph_pair("two_in_two_out")[1].logits([torch.rand(1, 12, 12, 2),
+                                                      torch.rand(1, 4)])
+    lightning = pytest.importorskip("lightning")
+    from kconv.datasets import ImageDataModule
+    from kconv.trainers import ClassifierModule
+
+    module = ClassifierModule(residual(kconv), optimizer="adam")  # 5 classes, fake has 4
+    lightning.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
+                      enable_progress_bar=False, enable_model_summary=False).fit(
+        module, datamodule=ImageDataModule("fake", image_size=(16, 16), batch_size=64))
+    assert module.test_report is None and 0 <= module.trainer.callback_metrics["val_acc"] <= 1
