@@ -16,6 +16,7 @@ ablation.csv, ablation.md and ablation_val_{acc,loss}.png. Every file is written
 """
 
 import argparse
+import logging
 import os
 import sys
 import warnings
@@ -203,6 +204,8 @@ def build_parser():
                          "step, the MNIST CNN -50%%); the first batches pay the compile time")
     hw.add_argument("--fast-dev-run", action="store_true",
                     help="one training and one test batch, nothing written")
+    out.add_argument("--verbose", action="store_true",
+                     help="show Lightning's own messages (devices found, tips)")
     return parser
 
 
@@ -356,6 +359,11 @@ def run_ablation(config, data):
 def main(argv=None):
     try:
         config = resolve(build_parser().parse_args(argv))
+        # Lightning's info lines (GPU/TPU available, tips) say nothing a user can act on;
+        # its import sets its loggers' level, so quiet them after it.
+        import lightning  # noqa: F401
+        logging.getLogger("lightning.pytorch").setLevel(
+            logging.INFO if config["verbose"] else logging.WARNING)
         data = load_data(config)
         if len(config["models"]) > 1:
             return run_ablation(config, data)

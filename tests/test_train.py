@@ -31,6 +31,7 @@ def test_folder_dataset_end_to_end(tmp_path, write_folder):
     assert "18 images in 3 classes: cats 6, dogs 6, owls 6" in result.stderr
     assert "skipped 2 unreadable or non-image files (first: broken.jpg, notes.txt)" in \
         result.stderr
+    assert "TPU available" not in result.stderr and "Tip" not in result.stderr
     assert sorted(os.listdir(out)) == ["checkpoints", "config.json", "metrics.csv", "plot.png",
                                       "report.json", "report.txt"]
     assert sorted(os.listdir(out / "checkpoints")) == ["best.ckpt", "last.ckpt"]
@@ -54,10 +55,11 @@ def test_fake_dataset_in_process(tmp_path, monkeypatch):
     assert (tmp_path / "runs" / "fake" / "report.json").exists()
 
 
-def test_fast_dev_run_on_real_mnist_writes_nothing(tmp_path, monkeypatch):
+def test_fast_dev_run_on_real_mnist_writes_nothing(tmp_path, monkeypatch, caplog):
     monkeypatch.chdir(tmp_path)
-    train.main(["--fast-dev-run"])
+    train.main(["--fast-dev-run", "--verbose"])
     assert not (tmp_path / "runs").exists()
+    assert "TPU available" in caplog.text  # --verbose shows Lightning's own lines
 
 
 def test_cifar10_folder_and_download_flag(tmp_path, monkeypatch, write_cifar):
