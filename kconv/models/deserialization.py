@@ -69,7 +69,9 @@ def layer_from_config(entry, index):
         raise ValueError(f"{where}: dtype policy {policy!r} is not supported (float32 only)")
     kwargs = {}
     for key, value in config.items():
-        if key in accepted:
+        if key == "axis" and isinstance(value, list) and len(value) == 1:
+            kwargs[key] = value[0]  # Keras 2 saves a built BatchNormalization's axis as [3]
+        elif key in accepted:
             kwargs[key] = tuple(value) if isinstance(value, list) and key != "axis" else value
         elif key in _INPUT_KEYS or (key in _IGNORABLE and value == _IGNORABLE[key]):
             continue
