@@ -71,14 +71,10 @@ def is_symbolic(x):
 
 
 def call(layer, inputs):
-    """Record ``layer(inputs)`` on symbolic inputs: build the layer for their shapes and
-    return the symbolic output(s)."""
+    """Record ``layer(inputs)`` on symbolic inputs (see :func:`is_symbolic`): build the
+    layer for their shapes and return the symbolic output(s)."""
     as_list = isinstance(inputs, (list, tuple))
     flat = list(inputs) if as_list else [inputs]
-    for t in flat:
-        if not isinstance(t, KerasTensor):
-            raise invalid_type("inputs", "KerasTensors (from kconv.Input or a layer called "
-                               "on one) or real tensors, not a mix", t)
     shape = [t.shape for t in flat] if as_list else flat[0].shape
     output_shape = layer.build_for(shape)
     node_index = len(layer._inbound_nodes)

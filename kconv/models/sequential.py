@@ -66,13 +66,14 @@ class Sequential(Model):
             raise invalid_type("layer", "a kconv Layer or Input", layer)
         if not len(self) and layer.input_shape_arg is not None and not self.built:
             self.build_for((None,) + tuple(layer.input_shape_arg))
-        self.add_module(str(len(self)), layer)
+        # Built (and checked) before it joins: a layer that does not fit leaves no trace.
         if self._input_layers:  # record the graph, as Keras does, so layer.output exists
             self._output = layer(self._output)
             self.output_shape = layer.output_shape
         elif self.built:
-            previous = self.layers[-2].output_shape if len(self) > 1 else self.build_shape
+            previous = self.layers[-1].output_shape if len(self) else self.build_shape
             self.output_shape = layer.build_for(previous)
+        self.add_module(str(len(self)), layer)
 
     @property
     def input(self):

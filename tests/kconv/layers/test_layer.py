@@ -82,3 +82,4 @@ def test_too_small_inputs_raise_one_typed_error_for_every_window_layer():
     model = kconv.Sequential([Input((3, 3, 1)), Conv2D(1, 2)])
     with pytest.raises(InputTooSmallError):
         model.add(Conv2D(1, 3))
+    assert len(model) == 1 and model.output_shape == (None, 2, 2, 1)  # unchanged
