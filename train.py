@@ -190,6 +190,8 @@ def build_parser():
     out.add_argument("--plot", help="path of the loss/accuracy plot (default <out-dir>/plot.png)")
     out.add_argument("--resume", action="store_true",
                      help="continue from <out-dir>/checkpoints/last.ckpt")
+    out.add_argument("--verbose", action="store_true",
+                     help="show Lightning's own messages (devices found, tips)")
     hw = parser.add_argument_group("hardware")
     hw.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu", "cuda"),
                     help="where to train")
@@ -204,8 +206,6 @@ def build_parser():
                          "step, the MNIST CNN -50%%); the first batches pay the compile time")
     hw.add_argument("--fast-dev-run", action="store_true",
                     help="one training and one test batch, nothing written")
-    out.add_argument("--verbose", action="store_true",
-                     help="show Lightning's own messages (devices found, tips)")
     return parser
 
 
