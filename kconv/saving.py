@@ -195,22 +195,22 @@ def save_weights(model, path):
     h5py = _h5py()
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         _write_weights_h5(f, model)
-        f.create_group("vars").attrs["name"] = model.name
 
 
 def _write_weights_h5(group, model):
-    """Keras 3's layout: ``layers/<key>/vars/<i>``, nested models as nested groups."""
+    """Keras 3's layout: ``layers/<key>/vars/<i>`` and the model's own (empty) ``vars``,
+    nested models as nested groups."""
     layers = group.create_group("layers")
     for key, layer in zip(_keras_keys(model), model.layers):
         entry = layers.create_group(key)
         if _is_model(layer):
             _write_weights_h5(entry, layer)
-            entry.create_group("vars").attrs["name"] = layer.name
             continue
         variables = entry.create_group("vars")
         variables.attrs["name"] = layer.name
         for i, value in enumerate(layer.get_weights()):
             variables.create_dataset(str(i), data=value)
+    group.create_group("vars").attrs["name"] = model.name
 
 
 def load_model(path):
@@ -283,7 +283,6 @@ def save_model(model, path):
     weights = io.BytesIO()
     with _h5py().File(weights, "w") as f:
         _write_weights_h5(f, model)
-        f.create_group("vars").attrs["name"] = model.name
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
         archive.writestr("config.json", json.dumps(config))
         archive.writestr("metadata.json", json.dumps(metadata))
