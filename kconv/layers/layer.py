@@ -353,7 +353,6 @@ class Layer(nn.Module):
         inputs = list(inputs)
         if not self.built:
             self._build_from(inputs[0], [(None,) + tuple(t.shape[1:]) for t in inputs])
-        self._check_shape([tuple(t.shape) for t in inputs])
         return self._regularize_activity(self.call(inputs))
 
     def _regularize_activity(self, y):
