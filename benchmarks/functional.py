@@ -5,7 +5,8 @@ printed as ratios from one interleaved run.
 Networks: the MNIST CNN (a chain, batch 64), a branchy residual CNN (16x16x3, batch 32:
 residual add, BatchNormalization, two branches, concatenation), and a stack of ten small
 Dense layers (batch 32), where per-layer framework overhead dominates.
-Target: functional / Sequential and functional / torch <= 1.02.
+Target: functional / Sequential and functional / torch <= 1.02. The residual CNN is also
+run with the layout pass off, to show what passing channels-first views on saves.
 
 Run: python benchmarks/functional.py [--rounds 7] [--steps 10] [--no-keras]
 """
@@ -130,7 +131,10 @@ def main(argv=None):
     report("MNIST CNN, batch 64", contenders, args.rounds, args.steps)
 
     x = torch.rand(32, 16, 16, 3)
+    layer_by_layer = residual(kconv)  # a hook turns the layout pass off (kconv.models.layout)
+    layer_by_layer.register_forward_pre_hook(lambda *_: None)
     contenders = {"kconv functional": step(residual(kconv), x),
+                  "no layout pass": step(layer_by_layer, x),
                   "torch": step(TorchResidual().to(memory_format=cl), x.permute(0, 3, 1, 2))}
     if not args.no_keras:
         contenders["keras functional"] = keras_step(residual(keras), x.numpy())

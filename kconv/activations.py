@@ -160,6 +160,13 @@ ALL_OBJECTS = {fn.__name__: fn for fn in (
     squareplus, tanh, tanh_shrink, threshold)}
 ALL_OBJECTS.update({"swish": silu, "hard_swish": hard_silu})
 _NAMES = {fn: name for name, fn in ALL_OBJECTS.items() if name == fn.__name__}
+_ALONG_AXIS = {glu, log_softmax, softmax, sparsemax}
+
+
+def is_elementwise(activation):
+    """Whether ``activation`` is a built-in acting on each value alone (not along an axis,
+    as softmax does): such a function gives the same values on any layout of a tensor."""
+    return activation in _NAMES and activation not in _ALONG_AXIS
 
 
 def names():

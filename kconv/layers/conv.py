@@ -107,6 +107,18 @@ class Conv2D(Layer):
     def pre_activation(self, x):
         """The convolution output before the activation."""
         x = config.to_channels_first(x, self.data_format)  # NHWC -> channels_last NCHW view
+        return config.from_channels_first(self._convolve(x), self.data_format)
+
+    def channels_first_output(self, shapes):
+        if self.data_format == "channels_last" and activations.is_elementwise(self.activation):
+            return True
+        return None
+
+    def call_channels_first(self, x):
+        return self.activation(self._convolve(x))
+
+    def _convolve(self, x):
+        """The convolution of a channels-first view, padded as TensorFlow pads."""
         size = tuple(x.shape[-2:])
         if self.padding == "valid" and (size[0] < self._span[0] or size[1] < self._span[1]):
             self._output_size(tuple(config.from_channels_first(x, self.data_format).shape))
@@ -116,9 +128,8 @@ class Conv2D(Layer):
                                                           self.dilation_rate)
             if explicit is not None:
                 x = F.pad(x, explicit)
-        y = F.conv2d(x, self.weight, self.bias, self.strides, native, self.dilation_rate,
-                     self.groups)
-        return config.from_channels_first(y, self.data_format)
+        return F.conv2d(x, self.weight, self.bias, self.strides, native, self.dilation_rate,
+                        self.groups)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,

@@ -32,6 +32,11 @@ class Activation(Layer):
     def call(self, x):
         return self.activation(x)
 
+    def channels_first_output(self, shapes):
+        return True if activations.is_elementwise(self.activation) else None
+
+    call_channels_first = call
+
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
 

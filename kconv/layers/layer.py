@@ -368,6 +368,16 @@ class Layer(nn.Module):
     def call(self, x):
         raise NotImplementedError
 
+    def channels_first_output(self, shapes):
+        """For a model's layout pass (:mod:`kconv.models.layout`): None if this layer cannot
+        run on channels-first views of channels_last inputs of these ``shapes``, else
+        whether its output is then a channels-first view too."""
+        return None
+
+    def call_channels_first(self, x):
+        """The layer on channels-first views (when :meth:`channels_first_output` allows)."""
+        raise NotImplementedError
+
     # ----------------------------------------------------------------- config
     def _resolve(self, **identifiers):
         """Set ``*_initializer``/``*_regularizer``/``*_constraint`` attributes from Keras

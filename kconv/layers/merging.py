@@ -43,6 +43,15 @@ class Merge(Layer):
         sample = functools.reduce(_broadcast_shape, [shape[1:] for shape in input_shape])
         return (batches.pop() if batches else None,) + sample
 
+    def channels_first_output(self, shapes):
+        """Element-wise merges (and their broadcasting) work on any layout."""
+        return True if self._merge is not None else None
+
+    def call_channels_first(self, inputs):
+        return self._merge(inputs)
+
+    _merge = None  # the element-wise merges define it
+
     def call(self, inputs):
         rank = max(x.ndim for x in inputs)
         inputs = [x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:])
@@ -168,6 +177,12 @@ class Concatenate(Merge):
 
     def call(self, inputs):
         return torch.cat(inputs, dim=self.axis)
+
+    def channels_first_output(self, shapes):
+        return True if self.axis % 4 == 3 else None
+
+    def call_channels_first(self, inputs):
+        return torch.cat(inputs, dim=1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

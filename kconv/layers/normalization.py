@@ -71,18 +71,25 @@ class BatchNormalization(Layer):
         self._pin_input_axes({self.axis: channels})
 
     def call(self, x):
+        if self._channel_dim == 1:
+            return self.call_channels_first(x)
+        # A view; NHWC becomes channels_last NCHW.
+        return self.call_channels_first(x.movedim(self._channel_dim, 1)).movedim(
+            1, self._channel_dim)
+
+    def channels_first_output(self, shapes):
+        return True if self._channel_dim == 3 else None
+
+    def call_channels_first(self, x):
+        """Normalizes over axis 1, the channels of ``x``."""
         dtype = x.dtype
         if dtype in (torch.float16, torch.bfloat16):
             x = x.float()
-        if self._channel_dim != 1:
-            x = x.movedim(self._channel_dim, 1)  # a view; NHWC becomes channels_last NCHW
         if self.training and self.trainable:
             y = self._normalize_training(x)
         else:
             y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                              False, 0.0, self.epsilon)
-        if self._channel_dim != 1:
-            y = y.movedim(1, self._channel_dim)
         return y.to(dtype)
 
     def _normalize_training(self, x):

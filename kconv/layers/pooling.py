@@ -32,6 +32,12 @@ class _Pooling2D(Layer):
         y = self._pool(config.to_channels_first(x, self.data_format))
         return config.from_channels_first(y, self.data_format)
 
+    def channels_first_output(self, shapes):
+        return True if self.data_format == "channels_last" else None
+
+    def call_channels_first(self, x):
+        return self._pool(x)
+
     def _pads(self, x):
         if self.padding == "valid":
             return (0, 0), None
@@ -115,6 +121,9 @@ class _GlobalPooling2D(Layer):
             return tuple(1 if i in self._axes else d for i, d in enumerate(input_shape))
         return tuple(d for i, d in enumerate(input_shape) if i not in self._axes)
 
+    def channels_first_output(self, shapes):
+        return False if self.data_format == "channels_last" and not self.keepdims else None
+
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format,
                 "keepdims": self.keepdims}
@@ -126,9 +135,15 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
     def call(self, x):
         return x.mean(dim=self._axes, keepdim=self.keepdims)
 
+    def call_channels_first(self, x):
+        return x.mean(dim=(2, 3))
+
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
     """Max over the spatial axes: (N, H, W, C) -> (N, C) (or keepdims)."""
 
     def call(self, x):
         return x.amax(dim=self._axes, keepdim=self.keepdims)
+
+    def call_channels_first(self, x):
+        return x.amax(dim=(2, 3))

@@ -12,6 +12,7 @@ from kconv import activations, naming, symbolic
 from kconv import summary as summary_lib
 from kconv.layers.input_layer import InputLayer
 from kconv.layers.layer import Layer
+from kconv.models import layout
 from kconv.symbolic import KerasTensor
 from kconv.validation import invalid_type, invalid_value
 
@@ -85,6 +86,7 @@ class Model(Layer):
     # ----------------------------------------------------------------- graph
     def _compile_steps(self):
         slots = {id(t): i for i, t in enumerate(self._inputs)}
+        shapes = [t.shape for t in self._inputs]
         steps = []
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):
@@ -94,9 +96,11 @@ class Model(Layer):
             for t in node.output_tensors:
                 slots[id(t)] = len(slots)
                 out_ids.append(slots[id(t)])
+                shapes.append(t.shape)
             steps.append((node.layer, in_ids, node.as_list, tuple(out_ids)))
         self._output_ids = tuple(slots[id(t)] for t in self._outputs)
         self._slot_count = len(slots)
+        self._plan = layout.plan(steps, shapes, len(self._inputs), self._output_ids)
         return steps
 
     @property
@@ -154,22 +158,19 @@ class Model(Layer):
             return super().forward(inputs)
         if symbolic.is_symbolic(inputs):
             return symbolic.call(self, inputs)  # nested in another graph
-        values = self._evaluate(inputs, self._steps)
-        return _pack(self._outputs_structure, [values[i] for i in self._output_ids])
+        if layout.hooked(self):
+            steps, output_ids, count = self._steps, self._output_ids, self._slot_count
+        else:
+            steps, output_ids, count = self._plan
+        values = self._evaluate(inputs, steps, count)
+        return _pack(self._outputs_structure, [values[i] for i in output_ids])
 
-    def _evaluate(self, inputs, steps):
+    def _evaluate(self, inputs, steps, slot_count=None):
         """Run ``steps`` on the inputs: the list of every value computed, by slot."""
-        values = [None] * self._slot_count
+        values = [None] * (slot_count or self._slot_count)
         for i, x in enumerate(self._flat_inputs(inputs)):
             values[i] = x
-        for layer, in_ids, as_list, out_ids in steps:
-            y = layer([values[i] for i in in_ids] if as_list else values[in_ids[0]])
-            if len(out_ids) == 1:
-                values[out_ids[0]] = y
-            else:
-                for i, value in zip(out_ids, y):
-                    values[i] = value
-        return values
+        return layout.run(steps, values)
 
     def logits(self, inputs):
         """The output before the final softmax, computed without it (what a numerically

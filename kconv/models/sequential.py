@@ -4,6 +4,7 @@ from kconv import activations
 from kconv import summary as summary_lib
 from kconv.layers.input_layer import InputLayer
 from kconv.layers.layer import Layer
+from kconv.models import layout
 from kconv.models.model import Model, _layer_entry
 from kconv.symbolic import KerasTensor
 from kconv.validation import invalid_type
@@ -30,6 +31,7 @@ class Sequential(Model):
         super().__init__(name=name, trainable=trainable)  # a Model without a graph
         self._input_layers = []  # the InputLayer it starts with, if any (not a submodule)
         self._output = None  # the symbolic output of the last layer, with an Input
+        self._layout = None  # (layers, their layout plan), made at the first built call
         for layer in layers or ():
             self.add(layer)
 
@@ -111,7 +113,16 @@ class Sequential(Model):
         return shape
 
     def call(self, x):
-        for layer in self.layers:
+        layers = self.layers
+        if not layout.hooked(self):
+            if (self._layout is None or self._layout[0] != layers) and \
+                    all(layer.built for layer in layers):
+                self._layout = (layers, layout.chain_plan(layers))
+            if self._layout is not None and self._layout[0] == layers and \
+                    self._layout[1] is not None:
+                steps, (output,), count = self._layout[1]
+                return layout.run(steps, [x] + [None] * (count - 1))[output]
+        for layer in layers:
             x = layer(x)
         return x
 

@@ -1,0 +1,117 @@
+"""The models' layout pass: keep channels_last feature maps channels-first between layers.
+
+A kconv layer on a channels_last map (N, H, W, C) takes a channels-first view of it
+(N, C, H, W; torch's ``channels_last`` memory), computes, and views its result back. Two
+views per layer are free in memory but not in time: on a small CNN their autograd nodes
+cost a few percent of a training step. When a model knows its graph, consecutive layers
+that can work on the views (convolutions, pooling, BatchNormalization, element-wise
+activations and merges, concatenation on the channels) pass them on directly; a view is
+taken only where a layer that needs the channels_last map (Flatten, Dense, a model
+output...) follows one that made a channels-first one.
+
+The plan changes no value beyond float32 rounding: every layer runs the same operations
+on the same memory (torch picks a differently vectorized kernel for a few element-wise
+functions, such as gelu, on a view, a last-bit difference). It is used only when no
+module of the model has hooks (a hook sees Keras's layout, as written).
+
+Protocol for layers: ``channels_first_output(shapes)`` says whether the layer can run on
+channels-first views of its rank-4 channels_last inputs of these ``shapes``: None (no),
+True (its output is then channels-first as well) or False (its output is the ordinary
+one, e.g. global pooling); ``call_channels_first(x)`` runs it so.
+"""
+
+import torch
+
+
+def to_channels_first(x):
+    """(N, H, W, C) -> a (N, C, H, W) view."""
+    return x.movedim(-1, 1)
+
+
+def to_channels_last(x):
+    """(N, C, H, W) -> a (N, H, W, C) view."""
+    return x.movedim(1, -1)
+
+
+def plan(steps, shapes, input_count, output_ids):
+    """Rewrite a model's steps for the layout pass.
+
+    Args:
+        steps: ``(layer, input slots, as_list, output slots)`` in execution order.
+        shapes: the channels_last shape of every slot (a list indexed by slot).
+        input_count: the model's inputs are slots ``0 .. input_count - 1``; the layers that
+            read them run as written, so they check what the caller passed.
+        output_ids: the slots the model returns.
+
+    Returns:
+        ``(steps, output slots, slot count)``: steps whose first item is any callable,
+        with conversion steps added, and where the outputs are, in Keras's layout.
+    """
+    count = len(shapes)
+    channels_first = set()  # slots whose producer made a channels-first view
+    converted = {}  # (slot, wanted channels-first) -> the slot of its converted view
+    out = []
+
+    def view(slot, want_first):
+        nonlocal count
+        if (slot in channels_first) == want_first:
+            return slot
+        if (slot, want_first) not in converted:
+            convert = to_channels_first if want_first else to_channels_last
+            converted[slot, want_first] = count
+            out.append((convert, (slot,), False, (count,)))
+            count += 1
+        return converted[slot, want_first]
+
+    for layer, in_ids, as_list, out_ids in steps:
+        spatial = None
+        if (min(in_ids) >= input_count and len(out_ids) == 1
+                and getattr(layer, "activity_regularizer", None) is None
+                and all(isinstance(shapes[i], tuple) and len(shapes[i]) == 4
+                        for i in in_ids)):
+            spatial = layer.channels_first_output([tuple(shapes[i]) for i in in_ids])
+        if spatial is None:
+            out.append((layer, tuple(view(i, False) for i in in_ids), as_list, out_ids))
+            continue
+        out.append((layer.call_channels_first, tuple(view(i, True) for i in in_ids), as_list,
+                    out_ids))
+        if spatial:
+            channels_first.update(out_ids)
+    outputs = tuple(view(i, False) for i in output_ids)
+    return out, outputs, count
+
+
+def chain_plan(layers):
+    """:func:`plan` for a chain of built layers (a Sequential's); None where no layer
+    would run on channels-first views (the plain loop is then the same)."""
+    if not layers:
+        return None
+    shapes = [tuple(layers[0].build_shape)] + [layer.output_shape for layer in layers]
+    steps = [(layer, (i,), False, (i + 1,)) for i, layer in enumerate(layers)]
+    planned = plan(steps, shapes, 1, (len(layers),))
+    views = (to_channels_first, to_channels_last)
+    changed = any(not isinstance(fn, torch.nn.Module) and fn not in views
+                  for fn, *_ in planned[0])
+    return planned if changed else None
+
+
+def run(steps, values):
+    """Run planned steps on ``values`` (a list by slot, inputs filled in); returns it."""
+    for fn, in_ids, as_list, out_ids in steps:
+        y = fn([values[i] for i in in_ids] if as_list else values[in_ids[0]])
+        if len(out_ids) == 1:
+            values[out_ids[0]] = y
+        else:
+            for i, value in zip(out_ids, y):
+                values[i] = value
+    return values
+
+
+def hooked(model):
+    """Whether a hook could watch a layer of ``model`` (then the plan is not used)."""
+    hooks = torch.nn.modules.module
+    if (hooks._global_forward_hooks or hooks._global_forward_pre_hooks
+            or hooks._global_backward_hooks or hooks._global_backward_pre_hooks):
+        return True
+    return any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks
+               or m._backward_pre_hooks for m in model.modules())

@@ -1,0 +1,138 @@
+"""The layout pass: channels-first views passed between layers give exactly the values of
+the layer-by-layer path (gradients up to the order in which autograd sums a tensor's
+several uses), and views are taken only at the boundaries."""
+
+import copy
+
+import pytest
+import torch
+
+import kconv
+from kconv.models import layout
+from tests.keras_oracle import GRAPHS
+
+L = kconv.layers
+
+
+def branchy():
+    """Every kind of layer the pass knows, plus ones it must leave alone."""
+    inputs = kconv.Input((9, 9, 3))
+    x = L.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    y = L.BatchNormalization()(L.Conv2D(8, 3, padding="same", strides=1)(x))
+    x = L.Activation("relu")(L.Add()([x, y]))
+    x = L.MaxPooling2D(2, padding="same")(x)
+    a = L.AveragePooling2D(2, strides=1, padding="same")(x)
+    b = L.Conv2D(8, 1, activation="softmax")(x)  # along the channels: not element-wise
+    x = L.Concatenate()([L.Multiply()([a, b]), L.Maximum()([a, x])])
+    x = L.Dropout(0.5)(x)  # left to run as written
+    g = L.GlobalAveragePooling2D()(x)
+    h = L.GlobalMaxPooling2D()(L.Conv2D(4, 3, strides=2)(x))
+    flat = L.Flatten()(L.Conv2D(2, 1)(x))
+    return kconv.Model(inputs, [L.Dense(3)(L.Concatenate()([g, h])), flat, x])
+
+
+def values_and_grads(model, x, planned):
+    model.zero_grad(set_to_none=True)
+    x = x.clone().requires_grad_(True)
+    if planned:
+        outputs = model(x)
+    else:
+        handle = model.register_forward_pre_hook(lambda *_: None)  # forces the plain path
+        outputs = model(x)
+        handle.remove()
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    sum(o.sin().sum() for o in outputs).backward()
+    grads = [p.grad for p in model.parameters()] + [x.grad]
+    return [o.detach() for o in outputs], grads
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_the_plan_computes_exactly_what_the_layers_compute(training):
+    torch.manual_seed(0)
+    model = branchy().train(training)
+    x = torch.randn(4, 9, 9, 3)
+    torch.manual_seed(1)
+    state = copy.deepcopy(model.state_dict())
+    planned = values_and_grads(model, x, True)
+    model.load_state_dict(state)  # BatchNormalization's statistics moved in training
+    torch.manual_seed(1)
+    plain = values_and_grads(model, x, False)
+    for a, b in zip(planned[0], plain[0]):
+        assert a.shape == b.shape and torch.equal(a, b)
+    # float32 rounding of sums as large as the largest gradient (a bias before
+    # BatchNormalization has a gradient of zero plus such rounding)
+    scale = max(b.abs().max().item() for b in plain[1])
+    for a, b in zip(planned[1], plain[1]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6 * scale)
+    assert planned[0][2].is_contiguous()  # an output in Keras's layout and memory
+
+
+def test_views_are_taken_only_at_the_boundaries():
+    steps, outputs, _ = branchy()._plan
+    converts = [fn.__name__ for fn, *_ in steps if fn in (layout.to_channels_first,
+                                                          layout.to_channels_last)]
+    kinds = [type(getattr(fn, "__self__", fn)).__name__ for fn, *_ in steps]
+    # To channels-first: the first Conv2D's output (that layer reads the model's input
+    # itself), the softmax Conv2D's (for Multiply), the Dropout's (for the global pooling
+    # and the last convolutions; one view for all three). Back: for the softmax Conv2D,
+    # the Dropout and the Flatten; the model's outputs are channels_last already.
+    assert converts == ["to_channels_first", "to_channels_last"] * 3
+    assert kinds.count("Conv2D") == 5 and kinds.count("Dropout") == 1
+
+
+def test_a_hook_sees_keras_layout():
+    model = branchy()
+    seen = []
+    model.get_layer(index=2).register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    model(torch.randn(2, 9, 9, 3))
+    assert seen == [torch.Size([2, 9, 9, 8])]
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_every_test_graph_is_unchanged(name):
+    from tests.keras_oracle import build_graph_pair
+
+    _, model, xs = build_graph_pair(name)
+    xs = [torch.from_numpy(x) for x in xs]
+    xs = xs if len(xs) > 1 else xs[0]
+    with torch.no_grad():
+        ours = model(xs)
+        handle = model.register_forward_hook(lambda *_: None)
+        plain = model(xs)
+        handle.remove()
+    for a, b in zip(ours if isinstance(ours, list) else [ours],
+                    plain if isinstance(plain, list) else [plain]):
+        assert torch.equal(a, b)
+
+
+def test_a_copy_runs_its_own_layers():
+    model = branchy()
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.zero_()
+    x = torch.randn(2, 9, 9, 3)
+    assert not torch.equal(model.eval()(x)[0], twin.eval()(x)[0])
+    steps, *_ = twin._plan
+    owners = {id(getattr(fn, "__self__", fn)) for fn, *_ in steps}
+    assert owners.isdisjoint(id(m) for m in model.modules())
+
+
+def test_a_sequential_passes_views_on_once_built():
+    torch.manual_seed(0)
+    model = kconv.Sequential([L.Conv2D(4, 3, padding="same", activation="relu"),
+                              L.BatchNormalization(), L.MaxPooling2D(),
+                              L.Conv2D(4, 3), L.Flatten(), L.Dense(2)])
+    x = torch.randn(2, 8, 8, 3)
+    first = model(x)  # built by this call: layer by layer
+    steps, *_ = model._layout[1]
+    assert sum(fn is layout.to_channels_first for fn, *_ in steps) == 1
+    assert torch.equal(model(x), first)
+    model.add(L.Dense(3))
+    assert model(x).shape == (2, 3) and model._layout[0] == model.layers
+
+
+def test_a_chain_without_maps_keeps_the_plain_loop():
+    model = kconv.Sequential([kconv.Input((5,)), L.Dense(4), L.Activation("relu")])
+    model(torch.randn(2, 5))
+    assert model._layout == (model.layers, None)
