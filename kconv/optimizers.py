@@ -12,17 +12,23 @@ Every optimizer also takes Keras 2's legacy ``decay`` (per-step inverse time dec
 kept in each param group (``group["iterations"]``) so ``state_dict`` round-trips it; torch
 learning-rate schedulers act on ``group["lr"]`` as usual.
 
+Created with parameters they are ordinary torch optimizers. Created without (Keras's
+spelling: ``Adam(learning_rate=1e-4)``, Keras 2's ``Adam(lr=1e-4)`` or ``SGD(0.01)``) they
+wait for ``model.compile`` to :meth:`~KerasOptimizer.bind` them to the model's parameters.
+``optimizer.learning_rate`` reads and sets every group's learning rate, as in Keras.
+
 Example:
     >>> opt = kconv.optimizers.Adam(model.parameters(), learning_rate=1e-4, decay=1e-4 / 50)
 """
 
+import inspect
 import math
 
 import torch
 
-from kconv.validation import check_choice, check_float
+from kconv.validation import check_choice, check_float, invalid_type
 
-__all__ = ["Adam", "RMSprop", "SGD", "get"]
+__all__ = ["Adam", "RMSprop", "SGD", "KerasOptimizer", "get", "names"]
 
 
 class KerasOptimizer(torch.optim.Optimizer):
@@ -32,13 +38,65 @@ class KerasOptimizer(torch.optim.Optimizer):
 
     _state_names = ()
 
-    def __init__(self, params, learning_rate, decay, weight_decay, **defaults):
+    def __init__(self, params, learning_rate, decay, weight_decay, lr=None, **defaults):
+        default_lr = inspect.signature(type(self).__init__).parameters["learning_rate"].default
+        if isinstance(params, (int, float)) and not isinstance(params, bool):
+            # Keras's first positional argument is the learning rate.
+            if learning_rate != default_lr or lr is not None:
+                raise TypeError(f"{type(self).__name__}: the first positional argument was "
+                                f"taken as the learning rate ({params}); pass the other "
+                                f"arguments by keyword")
+            params, learning_rate = None, params
+        if lr is not None:  # Keras 2's name
+            if learning_rate != default_lr:
+                raise TypeError(f"{type(self).__name__}: give either `learning_rate` or "
+                                f"Keras 2's `lr`, not both")
+            learning_rate = lr
         check_float("learning_rate", learning_rate, minimum=0.0)
         check_float("decay", decay, minimum=0.0)
         if weight_decay is not None:
             check_float("weight_decay", weight_decay, minimum=0.0)
-        super().__init__(params, dict(lr=learning_rate, decay=decay,
-                                      weight_decay=weight_decay, iterations=0, **defaults))
+        self._defaults = dict(lr=float(learning_rate), decay=decay, weight_decay=weight_decay,
+                              iterations=0, **defaults)
+        if params is not None:
+            self.bind(params)
+
+    def bind(self, params):
+        """Attach an optimizer created without parameters to ``params`` (what
+        ``model.compile`` does); returns it.
+
+        Raises:
+            RuntimeError: it already has parameters.
+        """
+        if self.bound:
+            raise RuntimeError(f"{type(self).__name__} is already bound to parameters; "
+                               f"create a new optimizer for another model")
+        super().__init__(params, dict(self._defaults))
+        return self
+
+    @property
+    def bound(self):
+        """Whether it has parameters (created with them, or :meth:`bind` called)."""
+        return "param_groups" in self.__dict__
+
+    @property
+    def learning_rate(self):
+        """The base learning rate (of the first group); setting it sets every group's."""
+        return self.param_groups[0]["lr"] if self.bound else self._defaults["lr"]
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        value = check_float("learning_rate", value, minimum=0.0)
+        self._defaults["lr"] = value
+        for group in self.param_groups if self.bound else ():
+            group["lr"] = value
+
+    lr = learning_rate  # Keras 2's attribute
+
+    def __repr__(self):
+        if self.bound:
+            return super().__repr__()
+        return f"{type(self).__name__}(unbound, learning_rate={self._defaults['lr']})"
 
     def current_lr(self, group):
         """The learning rate the next step uses (Keras evaluates decay before counting)."""
@@ -83,18 +141,19 @@ class Adam(KerasOptimizer):
         amsgrad: use the running maximum of ``v``.
         weight_decay: decoupled weight decay (Keras 3), or None.
         decay: Keras 2 legacy per-step inverse time decay of the learning rate.
+        lr: Keras 2's name of ``learning_rate``.
 
     Example:
         >>> opt = Adam(model.parameters(), learning_rate=1e-4)
     """
 
-    def __init__(self, params, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, weight_decay=None, decay=0.0):
+    def __init__(self, params=None, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, weight_decay=None, decay=0.0, lr=None):
         for name, value in (("beta_1", beta_1), ("beta_2", beta_2)):
             check_float(name, value, minimum=0.0, maximum=1.0)
         check_float("epsilon", epsilon, minimum=0.0)
         self._state_names = ("m", "v", "v_hat") if amsgrad else ("m", "v")
-        super().__init__(params, learning_rate, decay, weight_decay, beta_1=beta_1,
+        super().__init__(params, learning_rate, decay, weight_decay, lr=lr, beta_1=beta_1,
                          beta_2=beta_2, epsilon=epsilon, amsgrad=bool(amsgrad))
 
     def _update(self, group, params, grads, lr, ms, vs, v_hats=None):
@@ -120,17 +179,17 @@ class RMSprop(KerasOptimizer):
         momentum: momentum on the increments (0.0); the buffer holds ``lr * g / ...``.
         epsilon: 1e-7, inside the square root.
         centered: divide by the estimated variance instead of the second moment.
-        weight_decay, decay: as in :class:`Adam`.
+        weight_decay, decay, lr: as in :class:`Adam`.
     """
 
-    def __init__(self, params, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
-                 centered=False, weight_decay=None, decay=0.0):
+    def __init__(self, params=None, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False, weight_decay=None, decay=0.0, lr=None):
         check_float("rho", rho, minimum=0.0, maximum=1.0)
         check_float("momentum", momentum, minimum=0.0, maximum=1.0)
         check_float("epsilon", epsilon, minimum=0.0)
         self._state_names = ("v",) + (("momentum",) if momentum > 0 else ()) + (
             ("average_grad",) if centered else ())
-        super().__init__(params, learning_rate, decay, weight_decay, rho=rho,
+        super().__init__(params, learning_rate, decay, weight_decay, lr=lr, rho=rho,
                          momentum=momentum, epsilon=epsilon, centered=bool(centered))
 
     def _update(self, group, params, grads, lr, vs, *extra):
@@ -163,14 +222,14 @@ class SGD(KerasOptimizer):
         learning_rate: default 0.01.
         momentum: default 0.0.
         nesterov: Nesterov momentum.
-        weight_decay, decay: as in :class:`Adam`.
+        weight_decay, decay, lr: as in :class:`Adam`.
     """
 
-    def __init__(self, params, learning_rate=0.01, momentum=0.0, nesterov=False,
-                 weight_decay=None, decay=0.0):
+    def __init__(self, params=None, learning_rate=0.01, momentum=0.0, nesterov=False,
+                 weight_decay=None, decay=0.0, lr=None):
         check_float("momentum", momentum, minimum=0.0, maximum=1.0)
         self._state_names = ("m",) if momentum else ()
-        super().__init__(params, learning_rate, decay, weight_decay, momentum=momentum,
+        super().__init__(params, learning_rate, decay, weight_decay, lr=lr, momentum=momentum,
                          nesterov=bool(nesterov))
 
     def _update(self, group, params, grads, lr, ms=None):
@@ -190,9 +249,17 @@ class SGD(KerasOptimizer):
 _OPTIMIZERS = {"adam": Adam, "rmsprop": RMSprop, "sgd": SGD}
 
 
-def get(name):
-    """The optimizer class for a Keras name ('adam', 'rmsprop', 'sgd'; any case)."""
-    return _OPTIMIZERS[check_choice("optimizer", name, tuple(_OPTIMIZERS), lower=True)]
+def get(identifier):
+    """An optimizer: a new unbound one (Keras defaults) for a Keras name ('adam',
+    'rmsprop', 'sgd'; any case), or ``identifier`` itself if it is an optimizer."""
+    if isinstance(identifier, torch.optim.Optimizer):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, KerasOptimizer):
+        return identifier()
+    if not isinstance(identifier, str):
+        raise invalid_type("optimizer", "an optimizer name or a torch optimizer", identifier)
+    return _OPTIMIZERS[check_choice("optimizer", identifier, tuple(_OPTIMIZERS),
+                                    lower=True)]()
 
 
 def names():

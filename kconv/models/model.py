@@ -13,11 +13,15 @@ from kconv import summary as summary_lib
 from kconv.layers.input_layer import InputLayer
 from kconv.layers.layer import Layer
 from kconv.models import layout
+from kconv.models.training import Trainer
 from kconv.symbolic import KerasTensor
 from kconv.validation import invalid_type, invalid_value
 
 
-class Model(Layer):
+FINAL_ACTIVATIONS = (activations.softmax, activations.sigmoid)
+
+
+class Model(Trainer, Layer):
     """A network of layers: a functional graph from ``inputs`` to ``outputs``, or (with no
     arguments, in a subclass) whatever the subclass's ``call`` computes.
 
@@ -173,9 +177,9 @@ class Model(Layer):
         return layout.run(steps, values)
 
     def logits(self, inputs):
-        """The output before the final softmax, computed without it (what a numerically
-        stable cross-entropy takes), for a model whose one output comes from a layer that
-        applies softmax. ``softmax(model.logits(x)) == model(x)``.
+        """The output before the final softmax (or sigmoid), computed without it (what a
+        numerically stable cross-entropy takes), for a model whose one output comes from a
+        layer that applies it. ``softmax(model.logits(x)) == model(x)``.
 
         Raises:
             ValueError: a subclassed model, several outputs, or no final softmax.
@@ -183,14 +187,20 @@ class Model(Layer):
         if self._steps is None:
             raise self._error("logits needs a functional model or a Sequential")
         last = self._outputs[0]._keras_history[0]
-        if len(self._outputs) != 1 or getattr(last, "activation", None) is not \
-                activations.softmax:
+        if self._final_activation() not in FINAL_ACTIVATIONS:
             raise self._error(f"logits needs one output made by a layer that applies "
-                              f"softmax; the model has {len(self._outputs)} output(s), the "
-                              f"first from layer '{last.name}' ({type(last).__name__})")
+                              f"softmax or sigmoid; the model has {len(self._outputs)} "
+                              f"output(s), the first from layer '{last.name}' "
+                              f"({type(last).__name__})")
         # With one output, its node is the only one of depth 0: the last step.
         *body, (head, in_ids, _, _) = self._steps
         return head.pre_activation(self._evaluate(inputs, body)[in_ids[0]])
+
+    def _final_activation(self):
+        if self._steps is None or len(self._outputs) != 1:
+            return None
+        last = self._outputs[0]._keras_history[0]
+        return getattr(last, "activation", None) if hasattr(last, "pre_activation") else None
 
     def _flat_inputs(self, inputs):
         expected = len(self._inputs)

@@ -1,11 +1,10 @@
 """``Sequential``: a Keras-style stack of kconv layers that is a plain ``nn.Module``."""
 
-from kconv import activations
 from kconv import summary as summary_lib
 from kconv.layers.input_layer import InputLayer
 from kconv.layers.layer import Layer
 from kconv.models import layout
-from kconv.models.model import Model, _layer_entry
+from kconv.models.model import FINAL_ACTIVATIONS, Model, _layer_entry
 from kconv.symbolic import KerasTensor
 from kconv.validation import invalid_type
 
@@ -127,21 +126,25 @@ class Sequential(Model):
         return x
 
     def logits(self, x):
-        """The output before the final softmax, computed without it: what a numerically
-        stable cross-entropy takes. ``softmax(model.logits(x)) == model(x)``.
+        """The output before the final softmax (or sigmoid), computed without it: what a
+        numerically stable cross-entropy takes. ``softmax(model.logits(x)) == model(x)``.
 
         Raises:
             ValueError: the last layer does not apply a softmax.
         """
         *body, head = self.layers or [None]
-        if getattr(head, "activation", None) is not activations.softmax:
+        if self._final_activation() not in FINAL_ACTIVATIONS:
             last = "no layers" if head is None else \
                 f"last layer '{head.name}' ({type(head).__name__})"
-            raise self._error(f"logits needs a last layer that applies softmax; the model has "
-                              f"{last}")
+            raise self._error(f"logits needs a last layer that applies softmax or sigmoid; "
+                              f"the model has {last}")
         for layer in body:
             x = layer(x)
         return head.pre_activation(x)
+
+    def _final_activation(self):
+        head = self.layers[-1] if len(self) else None
+        return getattr(head, "activation", None) if hasattr(head, "pre_activation") else None
 
     def summary(self, line_length=None, print_fn=None, return_string=False,
                 receptive_field=False):

@@ -1,11 +1,20 @@
-"""The training engine (needs the ``train`` extra: Lightning, torchmetrics, matplotlib):
-the LightningModule that trains kconv classifiers, the callbacks of a run, its written
-results and the comparison of several runs."""
+"""The training engine. ``data_adapters`` needs torch alone; the rest needs the ``train``
+extra (Lightning, torchmetrics, matplotlib) and is imported on first use: the
+LightningModules that train kconv models (``KerasModule`` behind ``model.fit``, and
+``ClassifierModule`` behind train.py), the callbacks of a train.py run, its written results
+and the comparison of several runs."""
 
-from kconv.trainers.callbacks import EpochSeed, History
-from kconv.trainers.classifier import ClassifierModule
-from kconv.trainers.comparison import read_history, summarize, write_comparison
-from kconv.trainers.report import classification_report
+import importlib
 
-__all__ = ["ClassifierModule", "EpochSeed", "History", "classification_report",
-           "read_history", "summarize", "write_comparison"]
+_LAZY = {"ClassifierModule": "classifier", "KerasModule": "engine", "EpochSeed": "callbacks",
+         "History": "callbacks", "classification_report": "report",
+         "read_history": "comparison", "summarize": "comparison",
+         "write_comparison": "comparison"}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"kconv.trainers.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'kconv.trainers' has no attribute {name!r}")

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassStatScores
 
-from kconv import optimizers
+from kconv import activations, optimizers
 from kconv.augmentation import ImageAugmentation
 from kconv.constraints import attach_constraints
 from kconv.trainers.report import classification_report
@@ -54,12 +54,16 @@ class ClassifierModule(L.LightningModule):
     def __init__(self, model, *, optimizer="rmsprop", optimizer_kwargs=None, class_names=None,
                  augment=None, compile=False):
         super().__init__()
+        if model._final_activation() is not activations.softmax:
+            raise ValueError(f"ClassifierModule needs a model whose output layer applies "
+                             f"softmax; '{model.name}' ends in "
+                             f"{getattr(model._final_activation(), '__name__', 'no activation')}")
         self.model = model
         # The network's layout; batches arrive as (N, H, W, C).
         self.data_format = getattr(model.layers[0], "data_format", "channels_last")
         self.augment = ImageAugmentation(**augment, data_format=self.data_format) \
             if augment else None
-        self.optimizer_class = optimizers.get(optimizer)
+        self.optimizer_class = type(optimizers.get(optimizer))
         self.optimizer_kwargs = dict(optimizer_kwargs or {})
         self.class_names = None if class_names is None else list(class_names)
         self.compile_network = bool(compile)

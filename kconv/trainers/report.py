@@ -24,8 +24,8 @@ def classification_report(tp, fp, fn, class_names=None):
     total = sum(tp) + sum(fn)
     report["accuracy"] = _ratio(sum(tp), total)
     rows = [report[name] for name in names]
-    for avg, weights in (("macro avg", [1] * len(rows)), ("weighted avg",
-                                                            [r["support"] for r in rows])):
+    averages = (("macro avg", [1] * len(rows)), ("weighted avg", [r["support"] for r in rows]))
+    for avg, weights in averages:
         report[avg] = {key: _ratio(sum(w * r[key] for w, r in zip(weights, rows)), sum(weights))
                        for key in ("precision", "recall", "f1-score")}
         report[avg]["support"] = total

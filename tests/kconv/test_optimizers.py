@@ -99,7 +99,10 @@ def test_state_dict_round_trip_continues_identically():
 
 
 def test_get_and_validation():
-    assert optimizers.get("RMSprop") is optimizers.RMSprop
+    made = optimizers.get("RMSprop")
+    assert type(made) is optimizers.RMSprop and not made.bound
+    bound = optimizers.SGD([torch.zeros(1, requires_grad=True)])
+    assert optimizers.get(bound) is bound
     with pytest.raises(ValueError) as info:
         optimizers.get("adagrad")
     assert str(info.value) == ("Invalid value for argument `optimizer`: expected one of ('adam', "
@@ -108,5 +111,31 @@ def test_get_and_validation():
         optimizers.Adam([torch.zeros(1, requires_grad=True)], learning_rate=-1)
     assert str(info.value) == ("Invalid value for argument `learning_rate`: expected a number "
                                ">= 0.0. Received: learning_rate=-1.0")
-    with pytest.raises(TypeError, match="lr"):
-        optimizers.Adam([torch.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(TypeError, match="not both"):
+        optimizers.Adam([torch.zeros(1, requires_grad=True)], learning_rate=0.5, lr=0.1)
+    with pytest.raises(TypeError, match="by keyword"):
+        optimizers.SGD(0.1, 0.9)
+    with pytest.raises(RuntimeError, match="already bound"):
+        bound.bind([torch.zeros(1, requires_grad=True)])
+    with pytest.raises(TypeError, match="optimizer"):
+        optimizers.get(3)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: optimizers.SGD(0.05, momentum=0.9), lambda: optimizers.SGD(lr=0.05, momentum=0.9),
+    lambda: optimizers.SGD(learning_rate=0.05, momentum=0.9)])
+def test_keras_spellings_without_parameters_bind_later(make):
+    """Keras's ``SGD(0.05)``, Keras 2's ``lr=``: unbound until compile binds them, then
+    the same as an optimizer created with the parameters."""
+    opt = make()
+    assert not opt.bound and opt.learning_rate == 0.05 and "unbound" in repr(opt)
+    p1, p2 = torch.ones(3, requires_grad=True), torch.ones(3, requires_grad=True)
+    opt.bind([p1])
+    reference = optimizers.SGD([p2], learning_rate=0.05, momentum=0.9)
+    for _ in range(3):
+        for p, o in ((p1, opt), (p2, reference)):
+            p.grad = torch.full((3,), 0.5)
+            o.step()
+    assert torch.equal(p1, p2)
+    opt.learning_rate = 0.01
+    assert opt.param_groups[0]["lr"] == 0.01 and opt.lr == 0.01

@@ -190,7 +190,8 @@ def test_logits_skip_the_final_softmax_and_the_engine_trains_graphs():
     x = torch.rand(3, 28, 28, 1)
     assert torch.allclose(torch.softmax(model.logits(x), -1), model(x), atol=1e-6)
     with pytest.raises(ValueError, match="logits needs one output made by a layer that "
-                                         "applies softmax; the model has 2 output"):
+                                         "applies softmax or sigmoid; the model has 2 "
+                                         "output"):
         build_graph_pair("two_in_two_out")[1].logits([torch.rand(1, 12, 12, 2),
                                                       torch.rand(1, 4)])
     lightning = pytest.importorskip("lightning")

@@ -98,7 +98,7 @@ def test_logits_skip_the_final_softmax():
     with pytest.raises(ValueError) as info:
         kconv.Sequential([Input((3,)), Dense(2, name="out")], name="m").logits(torch.zeros(1, 3))
     assert str(info.value) == ("Layer 'm' (Sequential): logits needs a last layer that applies "
-                               "softmax; the model has last layer 'out' (Dense)")
+                               "softmax or sigmoid; the model has last layer 'out' (Dense)")
     with pytest.raises(ValueError, match="the model has no layers"):
         kconv.Sequential(name="m").logits(torch.zeros(1, 3))
 

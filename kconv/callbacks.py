@@ -1,0 +1,594 @@
+"""Keras's callbacks for ``fit``/``evaluate``/``predict``: the same classes, arguments, hook
+names and ``logs`` dicts, so Keras callbacks (and subclasses of :class:`Callback`) work
+unchanged on kconv models.
+
+``logs`` hold Python floats: at the end of a batch the running means of the epoch so far,
+at the end of an epoch the epoch's values and the validation ones (``val_`` prefix).
+"""
+
+import csv
+import math
+import os
+import sys
+import time
+import warnings
+
+from kconv.validation import check_choice, check_float, check_int, invalid_type
+
+__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "ModelCheckpoint",
+           "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger",
+           "TerminateOnNaN", "LambdaCallback", "TensorBoard"]
+
+_HOOKS = ("on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
+          "on_predict_begin", "on_predict_end")
+_EPOCH_HOOKS = ("on_epoch_begin", "on_epoch_end")
+_BATCH_HOOKS = tuple(f"on_{mode}_batch_{when}" for mode in ("train", "test", "predict")
+                     for when in ("begin", "end"))
+
+
+class Callback:
+    """Base class: override any ``on_*`` hook; ``self.model`` and ``self.params`` (epochs,
+    steps, verbose) are set before training starts."""
+
+    def __init__(self):
+        self.params = {}
+        self._model = None
+
+    def set_params(self, params):
+        self.params = params
+
+    def set_model(self, model):
+        self._model = model
+
+    @property
+    def model(self):
+        return self._model
+
+    def on_batch_begin(self, batch, logs=None):
+        """Keras 2's name of :meth:`on_train_batch_begin`."""
+
+    def on_batch_end(self, batch, logs=None):
+        """Keras 2's name of :meth:`on_train_batch_end`."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
+
+for _name in _HOOKS:
+    setattr(Callback, _name, lambda self, logs=None: None)
+for _name in _EPOCH_HOOKS:
+    setattr(Callback, _name, lambda self, epoch, logs=None: None)
+for _name in _BATCH_HOOKS[2:]:
+    setattr(Callback, _name, lambda self, batch, logs=None: None)
+
+
+class CallbackList:
+    """The callbacks of one ``fit``/``evaluate``/``predict`` call, called in order; a
+    :class:`History` and a :class:`ProgbarLogger` are added unless given."""
+
+    def __init__(self, callbacks=None, *, add_history=False, add_progbar=False, model=None,
+                 **params):
+        callbacks = list(callbacks or [])
+        for callback in callbacks:
+            if not isinstance(callback, Callback):
+                raise invalid_type("callbacks", "kconv.callbacks.Callback instances", callback)
+        if add_progbar and not any(isinstance(c, ProgbarLogger) for c in callbacks):
+            callbacks.insert(0, ProgbarLogger())
+        if add_history and not any(isinstance(c, History) for c in callbacks):
+            callbacks.append(History())
+        self.callbacks = callbacks
+        for callback in callbacks:
+            callback.set_model(model)
+            callback.set_params(dict(params))
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def __getattr__(self, hook):
+        if not hook.startswith("on_"):
+            raise AttributeError(hook)
+        if hook in _HOOKS:
+            def call(logs=None):
+                for callback in self.callbacks:
+                    getattr(callback, hook)({} if logs is None else logs)
+        else:
+            def call(index, logs=None):
+                for callback in self.callbacks:
+                    getattr(callback, hook)(index, {} if logs is None else logs)
+        return call
+
+
+class History(Callback):
+    """Records every epoch's logs: ``history.history["loss"]`` is the list of epoch losses;
+    ``model.fit`` returns it."""
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self.epoch = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+        if self.model is not None:
+            self.model.history = self
+
+
+class ProgbarLogger(Callback):
+    """Keras's progress output: verbose 1 a bar per epoch (redrawn at most every 0.05 s on
+    a terminal, printed once per epoch otherwise), verbose 2 one line per epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.verbose, self.epochs = 1, 1
+        self._target = None
+        self._start = self._last = 0.0
+
+    def set_params(self, params):
+        super().set_params(params)
+        verbose = params.get("verbose", 1)
+        self.verbose = 1 if verbose == "auto" else verbose
+        self.epochs = params.get("epochs", 1)
+
+    def _reset(self, target):
+        self._target, self._seen = target, 0
+        self._start = self._last = time.perf_counter()
+
+    def on_train_begin(self, logs=None):
+        self._reset(self.params.get("steps"))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._reset(self.params.get("steps"))
+        if self.verbose and self.epochs > 1:
+            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
+
+    def on_test_begin(self, logs=None):
+        if self.params.get("mode") == "evaluate":
+            self._reset(self.params.get("steps"))
+
+    def on_predict_begin(self, logs=None):
+        self._reset(self.params.get("steps"))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._update(batch + 1, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        if self.params.get("mode") == "evaluate":
+            self._update(batch + 1, logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._update(batch + 1, None)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._finish(logs)
+
+    def on_test_end(self, logs=None):
+        if self.params.get("mode") == "evaluate":
+            self._finish(logs)
+
+    def on_predict_end(self, logs=None):
+        self._finish(None)
+
+    def _update(self, seen, logs):
+        self._seen = seen
+        now = time.perf_counter()
+        if self.verbose != 1 or not sys.stdout.isatty() or now - self._last < 0.05:
+            return
+        self._last = now
+        sys.stdout.write("\r" + self._line(logs, bar=True))
+        sys.stdout.flush()
+
+    def _finish(self, logs):
+        if not self.verbose:
+            return
+        line = self._line(logs, bar=self.verbose == 1)
+        sys.stdout.write(("\r" if self.verbose == 1 and sys.stdout.isatty() else "") +
+                         line + "\n")
+        sys.stdout.flush()
+
+    def _line(self, logs, bar):
+        seen, target = self._seen, self._target
+        elapsed = time.perf_counter() - self._start
+        per_step = elapsed / max(seen, 1)
+        count = f"{seen}/{target}" if target else f"{seen}"
+        if target:
+            count = count.rjust(2 * len(str(target)) + 1)
+        parts = [count]
+        if bar and target:
+            filled = int(20 * min(seen / target, 1.0))
+            parts.append("\u2501" * filled + " " * (20 - filled))
+        if target and seen < target:
+            parts.append(f"{_duration(per_step * (target - seen))}")
+        else:
+            parts.append(_duration(elapsed))
+        parts.append(f"{per_step * 1000:.0f}ms/step")
+        text = " ".join(parts)
+        for key, value in (logs or {}).items():
+            text += f" - {key}: {value:.4f}" if isinstance(value, float) else \
+                f" - {key}: {value}"
+        return text
+
+
+def _duration(seconds):
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
+    if seconds >= 60:
+        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+    return f"{seconds:.0f}s"
+
+
+class _Monitor(Callback):
+    """What ModelCheckpoint, EarlyStopping and ReduceLROnPlateau share: a monitored log
+    value and its direction ('auto': the metric's own, up for accuracies)."""
+
+    def __init__(self, monitor, mode, min_delta=0.0):
+        super().__init__()
+        if not isinstance(monitor, str):
+            raise invalid_type("monitor", "a log name such as 'val_loss'", monitor)
+        self.monitor = monitor
+        self.mode = check_choice("mode", mode, ("auto", "min", "max"))
+        self.min_delta = abs(check_float("min_delta", min_delta))
+        self._greater = None
+
+    def _direction(self):
+        if self._greater is not None:
+            return self._greater
+        if self.mode != "auto":
+            self._greater = self.mode == "max"
+            return self._greater
+        name = self.monitor.removeprefix("val_")
+        directions = getattr(self.model, "_metric_directions", lambda: {})()
+        if name == "loss" or name.endswith("_loss"):
+            self._greater = False
+        elif name in directions:
+            self._greater = directions[name] == "up"
+        else:
+            raise ValueError(f"{type(self).__name__} callback received monitor="
+                             f"{self.monitor}, but kconv cannot tell whether that metric "
+                             f"should be maximized or minimized. Pass mode='max' or "
+                             f"mode='min'")
+        return self._greater
+
+    def _improved(self, value, reference):
+        greater = self._direction()  # decided (or refused) at the first value, as Keras
+        if reference is None:
+            return True
+        if greater:
+            return value - self.min_delta > reference
+        return value + self.min_delta < reference
+
+    def _value(self, logs):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(f"{type(self).__name__} is conditioned on metric `{self.monitor}` "
+                          f"which is not available. Available metrics are: "
+                          f"{','.join(logs or {})}", stacklevel=3)
+        return value
+
+
+def _state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+class ModelCheckpoint(_Monitor):
+    """Saves the model (``.keras`` or legacy ``.h5``) or its weights (``.weights.h5``) after
+    every epoch, or only when ``monitor`` improved (``save_best_only``).
+
+    Args:
+        filepath: the path; it may hold Keras's format fields, e.g.
+            ``"model-{epoch:02d}-{val_loss:.2f}.keras"`` (epochs count from 1).
+        monitor, mode: what decides "best" and in which direction.
+        verbose: 1 prints a line per save.
+        save_best_only: save only when the monitored value improved.
+        save_weights_only: save ``model.save_weights`` (a ``.weights.h5`` path).
+        save_freq: 'epoch' or a number of batches.
+        initial_value_threshold: a "best" value to beat before the first save.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto", save_freq="epoch",
+                 initial_value_threshold=None):
+        super().__init__(monitor, mode)
+        self.filepath = os.fspath(filepath)
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        if save_freq != "epoch":
+            check_int("save_freq", save_freq, minimum=1)
+        self.save_freq = save_freq
+        self.best = initial_value_threshold
+        if self.save_weights_only and not self.filepath.endswith((".weights.h5", ".h5")):
+            raise ValueError(f"When using `save_weights_only=True` in `ModelCheckpoint`, the "
+                             f"filepath provided must end in `.weights.h5` (Keras weights "
+                             f"format). Received: filepath={self.filepath}")
+        if not self.save_weights_only and not self.filepath.endswith((".keras", ".h5")):
+            raise ValueError(f"The filepath provided must end in `.keras` (Keras model "
+                             f"format) or `.h5` (legacy). Received: filepath={self.filepath}")
+        self._batches = 0
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq != "epoch":
+            self._batches += 1
+            if self._batches % self.save_freq == 0:
+                self._save(self._epoch, dict(logs or {}), batch=batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, dict(logs or {}))
+
+    def _save(self, epoch, logs, batch=None):
+        try:
+            path = self.filepath.format(epoch=epoch + 1, batch=batch, **logs)
+        except KeyError as error:
+            raise KeyError(f"Failed to format this callback filepath: \"{self.filepath}\". "
+                           f"Reason: {error!r} is not in the logs {sorted(logs)}") from None
+        if self.save_best_only:
+            current = self._value(logs)
+            if current is None:
+                return
+            if not self._improved(current, self.best):
+                if self.verbose:
+                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from "
+                          f"{self.best:.5f}")
+                return
+            if self.verbose:
+                before = "inf" if self.best is None else f"{self.best:.5f}"
+                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {before} to "
+                      f"{current:.5f}, saving model to {path}")
+            self.best = current
+        elif self.verbose:
+            print(f"\nEpoch {epoch + 1}: saving model to {path}")
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+
+
+class EarlyStopping(_Monitor):
+    """Stops training when ``monitor`` has not improved for ``patience`` epochs, optionally
+    restoring the weights of the best epoch (Keras's rules, ``baseline`` and
+    ``start_from_epoch`` included)."""
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        super().__init__(monitor, mode, min_delta)
+        self.patience = check_int("patience", patience, minimum=0)
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = check_int("start_from_epoch", start_from_epoch, minimum=0)
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
+        self.best, self.best_weights = None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self._value(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights, self.best_epoch = _state(self.model), epoch
+        self.wait += 1
+        if self._improved(current, self.best):
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_weights = _state(self.model)
+            if self.baseline is None or self._improved(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
+            self.model.load_state_dict(self.best_weights)
+
+
+def get_learning_rate(optimizer):
+    """An optimizer's (first group's) learning rate, for any torch optimizer."""
+    return float(optimizer.param_groups[0]["lr"])
+
+
+def set_learning_rate(optimizer, value):
+    """Set every group's learning rate (Keras's ``optimizer.learning_rate = value``)."""
+    for group in optimizer.param_groups:
+        group["lr"] = float(value)
+
+
+class ReduceLROnPlateau(_Monitor):
+    """Multiplies the learning rate by ``factor`` when ``monitor`` has not improved by
+    ``min_delta`` for ``patience`` epochs, then waits ``cooldown`` epochs; never below
+    ``min_lr``."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+        if mode == "auto":  # Keras decides this one by the name alone
+            mode = "max" if "acc" in monitor else "min"
+        super().__init__(monitor, mode, min_delta)
+        self.factor = check_float("factor", factor, minimum=0.0)
+        if self.factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. "
+                             f"Received factor={factor}")
+        self.patience = check_int("patience", patience, minimum=0)
+        self.verbose = verbose
+        self.cooldown = check_int("cooldown", cooldown, minimum=0)
+        self.min_lr = check_float("min_lr", min_lr, minimum=0.0)
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None):
+        self.best, self.wait, self.cooldown_counter = None, 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = get_learning_rate(optimizer)
+        current = self._value(logs)
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current, self.best):
+            self.best, self.wait = current, 0
+        elif self.cooldown_counter <= 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = get_learning_rate(optimizer)
+                if old > self.min_lr:
+                    new = max(old * self.factor, self.min_lr)
+                    set_learning_rate(optimizer, new)
+                    if self.verbose > 0:
+                        print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning "
+                              f"rate to {new}.")
+                    self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class LearningRateScheduler(Callback):
+    """Sets the learning rate at each epoch start to ``schedule(epoch, lr)`` (or
+    ``schedule(epoch)``), epochs counted from 0."""
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise invalid_type("schedule", "a function of (epoch, lr)", schedule)
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        try:
+            lr = self.schedule(epoch, get_learning_rate(optimizer))
+        except TypeError:  # a schedule of the epoch alone (Keras 2 style)
+            lr = self.schedule(epoch)
+        lr = float(lr)
+        if not math.isfinite(lr):
+            raise ValueError(f"The output of the `schedule` function should be a finite "
+                             f"float. Got: {lr}")
+        set_learning_rate(optimizer, lr)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
+                  f"{lr}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = get_learning_rate(self.model.optimizer)
+
+
+class CSVLogger(Callback):
+    """Writes one row per epoch (``epoch`` from 0, then the logs' keys, sorted) to
+    ``filename``; ``append`` continues an existing file."""
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename, self.sep, self.append = os.fspath(filename), separator, bool(append)
+        self.keys = None
+
+    def on_train_begin(self, logs=None):
+        self.keys = None
+        exists = self.append and os.path.exists(self.filename) and \
+            os.path.getsize(self.filename) > 0
+        self._header = not exists
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if not any(key.startswith("val_") for key in self.keys) and self.keys:
+                self.keys += [f"val_{key}" for key in self.keys]
+        writer = csv.writer(self._file, delimiter=self.sep)
+        if self._header:
+            writer.writerow(["epoch"] + self.keys)
+            self._header = False
+        writer.writerow([epoch] + [logs.get(key, "NA") for key in self.keys])
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        self._file.close()
+
+
+class TerminateOnNaN(Callback):
+    """Stops training after the first batch whose loss is NaN or infinite."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``
+    (any hook name)."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
+                 on_batch_begin=None, on_batch_end=None, on_test_begin=None, on_test_end=None,
+                 on_predict_begin=None, on_predict_end=None):
+        super().__init__()
+        given = dict(locals())
+        for hook in list(given):
+            function = given[hook]
+            if hook.startswith("on_") and function is not None:
+                if not callable(function):
+                    raise invalid_type(hook, "a function", function)
+                setattr(self, hook, function)
+
+
+class TensorBoard(Callback):
+    """Epoch scalars (``epoch_loss``, ``epoch_accuracy``...) written as Keras writes them,
+    under ``log_dir/train`` and ``log_dir/validation``, through torch's ``SummaryWriter``
+    (needs the ``tensorboard`` package)."""
+
+    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, update_freq="epoch"):
+        super().__init__()
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as error:
+            raise ImportError("kconv.callbacks.TensorBoard needs the `tensorboard` package: "
+                              "pip install tensorboard") from error
+        self._writer_class = SummaryWriter
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq = check_int("histogram_freq", histogram_freq, minimum=0)
+        self.update_freq = update_freq
+        self._writers = {}
+
+    def _writer(self, name):
+        if name not in self._writers:
+            self._writers[name] = self._writer_class(os.path.join(self.log_dir, name))
+        return self._writers[name]
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            validation = key.startswith("val_")
+            name = key.removeprefix("val_")
+            self._writer("validation" if validation else "train").add_scalar(
+                f"epoch_{name}", value, epoch)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            for name, parameter in self.model.named_parameters():
+                self._writer("train").add_histogram(name, parameter.detach().cpu(), epoch)
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}

@@ -1,0 +1,226 @@
+"""compile/fit/evaluate/predict against Keras itself: the same network, the same initial
+weights, no shuffling and no dropout give the same History, evaluation and predictions."""
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+import kconv
+from tests.keras_oracle import copy_model_from_keras, to_numpy
+
+RNG = np.random.default_rng(0)
+
+
+def small_cnn(lib, l2=None, batch_norm=False):
+    """A small CNN. BatchNormalization after a biased layer makes that bias's gradient
+    zero plus rounding, which Adam turns into full steps of random sign: used with SGD."""
+    L = lib.layers
+    regularizer = None if l2 is None else lib.regularizers.l2(l2)
+    return [L.Conv2D(4, 3, activation="relu", kernel_regularizer=regularizer),
+            L.MaxPooling2D(2)] + ([L.BatchNormalization()] if batch_norm else []) + [
+            L.Flatten(), L.Dense(8, activation="relu", kernel_regularizer=regularizer),
+            L.Dense(3, activation="softmax")]
+
+
+def both(factory, shape):
+    keras.backend.clear_session()
+    k_model = keras.Sequential([keras.Input(shape)] + factory(keras))
+    model = kconv.Sequential([kconv.Input(shape)] + factory(kconv))
+    copy_model_from_keras(k_model, model)
+    return k_model, model
+
+
+def data(n=96, shape=(8, 8, 1), classes=3):
+    x = RNG.random((n,) + shape).astype("float32")
+    y = RNG.integers(0, classes, n)
+    return x, y
+
+
+OPTIMIZERS = {"sgd": ("SGD", {"learning_rate": 0.1, "momentum": 0.9}),
+              "rmsprop": ("RMSprop", {"learning_rate": 0.01}),
+              "adam": ("Adam", {"learning_rate": 0.01})}
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("l2", [None, 0.01])
+def test_fit_history_evaluate_and_predict_equal_keras(optimizer, l2):
+    k_model, model = both(lambda lib: small_cnn(lib, l2), (8, 8, 1))
+    x, y = data()
+    xv, yv = data(40)
+    name, kwargs = OPTIMIZERS[optimizer]
+    k_model.compile(getattr(keras.optimizers, name)(**kwargs),
+                    "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(getattr(kconv.optimizers, name)(**kwargs),
+                  "sparse_categorical_crossentropy", metrics=["accuracy"])
+    fit = dict(epochs=3, batch_size=16, shuffle=False, validation_data=(xv, yv), verbose=0)
+    theirs = k_model.fit(x, y, **fit).history
+    ours = model.fit(x, y, **fit).history
+    assert set(ours) == set(theirs) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-4, atol=1e-4, err_msg=key)
+    np.testing.assert_allclose(model.evaluate(xv, yv, verbose=0),
+                               k_model.evaluate(xv, yv, verbose=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.predict(xv, batch_size=7, verbose=0),
+                               to_numpy(k_model.predict(xv, batch_size=7, verbose=0)),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_one_hot_targets_weights_batch_norm_and_validation_split_equal_keras():
+    k_model, model = both(lambda lib: small_cnn(lib, batch_norm=True), (8, 8, 1))
+    x, y = data()
+    onehot = np.eye(3, dtype="float32")[y]
+    weights = RNG.uniform(0.5, 2.0, len(y)).astype("float32")
+    for m, lib in ((k_model, keras), (model, kconv)):
+        m.compile(lib.optimizers.SGD(learning_rate=0.05), "categorical_crossentropy",
+                  metrics=["acc", lib.metrics.TopKCategoricalAccuracy(k=2)],
+                  weighted_metrics=["categorical_accuracy"])
+    fit = dict(epochs=2, batch_size=20, shuffle=False, validation_split=0.25, verbose=0,
+               sample_weight=weights)
+    theirs = k_model.fit(x, onehot, **fit).history
+    ours = model.fit(x, onehot, **fit).history
+    assert set(ours) == set(theirs)
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-4, atol=1e-4, err_msg=key)
+
+
+def test_class_weight_and_initial_epoch_equal_keras():
+    k_model, model = both(small_cnn, (8, 8, 1))
+    x, y = data()
+    for m, lib in ((k_model, keras), (model, kconv)):
+        m.compile(lib.optimizers.Adam(learning_rate=0.01), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    fit = dict(epochs=3, initial_epoch=1, batch_size=32, shuffle=False, verbose=0,
+               class_weight={0: 1.0, 1: 2.0, 2: 0.5})
+    theirs = k_model.fit(x, y, **fit)
+    ours = model.fit(x, y, **fit)
+    assert ours.epoch == theirs.epoch == [1, 2]
+    for key in theirs.history:
+        np.testing.assert_allclose(ours.history[key], theirs.history[key], rtol=1e-4,
+                                   atol=1e-4, err_msg=key)
+
+
+@pytest.mark.parametrize("loss, activation, targets", [
+    ("binary_crossentropy", "sigmoid", "binary"), ("mse", None, "real"),
+    ("huber", None, "real"), ("categorical_crossentropy", "softmax", "onehot")])
+def test_other_losses_train_as_keras(loss, activation, targets):
+    def factory(lib):
+        L = lib.layers
+        return [L.Flatten(), L.Dense(6, activation="tanh"), L.Dense(3, activation=activation)]
+
+    k_model, model = both(factory, (4, 4, 2))
+    x = RNG.normal(size=(64, 4, 4, 2)).astype("float32")
+    y = {"binary": RNG.integers(0, 2, (64, 3)).astype("float32"),
+         "real": RNG.normal(size=(64, 3)).astype("float32"),
+         "onehot": np.eye(3, dtype="float32")[RNG.integers(0, 3, 64)]}[targets]
+    for m, lib in ((k_model, keras), (model, kconv)):
+        m.compile(lib.optimizers.RMSprop(learning_rate=0.01), loss, metrics=["accuracy", "mae"])
+    theirs = k_model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    ours = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    assert set(ours) == set(theirs)
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-4, atol=1e-4, err_msg=key)
+
+
+def test_functional_two_outputs_equal_keras():
+    def graph(lib):
+        L = lib.layers
+        inputs = lib.Input((6,), name="features")
+        h = L.Dense(8, activation="relu", name="hidden")(inputs)
+        a = L.Dense(3, activation="softmax", name="kind")(h)
+        b = L.Dense(1, name="size")(h)
+        return lib.Model(inputs, [a, b])
+
+    keras.backend.clear_session()
+    k_model, model = graph(keras), graph(kconv)
+    for k_layer in k_model.layers[1:]:
+        model.get_layer(k_layer.name).set_weights([to_numpy(w) for w in k_layer.weights])
+    x = RNG.normal(size=(48, 6)).astype("float32")
+    ys = [RNG.integers(0, 3, 48), RNG.normal(size=(48, 1)).astype("float32")]
+    for m, lib in ((k_model, keras), (model, kconv)):
+        m.compile(lib.optimizers.SGD(learning_rate=0.1),
+                  loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5],
+                  metrics=[["accuracy"], ["mae"]])
+    theirs = k_model.fit(x, ys, epochs=2, batch_size=12, shuffle=False, verbose=0).history
+    ours = model.fit(x, ys, epochs=2, batch_size=12, shuffle=False, verbose=0).history
+    assert set(theirs) <= set(ours) | {"kind_loss", "size_loss"}
+    for key in set(theirs) & set(ours):
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-4, atol=1e-4, err_msg=key)
+    predicted = model.predict(x, verbose=0)
+    assert [p.shape for p in predicted] == [(48, 3), (48, 1)]
+
+
+def test_generators_loaders_and_aliases_give_the_array_results():
+    _, model = both(small_cnn, (8, 8, 1))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    x, y = data(64)
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    arrays = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+
+    def generator():
+        while True:
+            for i in range(0, 64, 16):
+                yield x[i:i + 16], y[i:i + 16]
+
+    for source, kwargs in ((generator(), {"steps_per_epoch": 4}),
+                           (torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
+                               torch.from_numpy(x), torch.from_numpy(y)), batch_size=16), {})):
+        model.load_state_dict(state)
+        model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit_generator(source, epochs=2, verbose=0, **kwargs).history
+        for key in arrays:
+            np.testing.assert_allclose(history[key], arrays[key], rtol=1e-6, err_msg=key)
+
+
+def test_a_model_built_by_fit_and_keras_spellings_of_optimizers():
+    model = kconv.Sequential([kconv.layers.Flatten(), kconv.layers.Dense(2)])
+    model.compile(optimizer=kconv.optimizers.SGD(lr=0.1), loss="mse")
+    x, y = RNG.random((8, 3, 2)).astype("float32"), RNG.random((8, 2)).astype("float32")
+    first = model.fit(x, y, epochs=2, verbose=0).history["loss"]
+    assert model.built and first[1] < first[0] and model.optimizer.bound
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(
+        model.evaluate(x, y, batch_size=3, verbose=0), rel=1e-5)
+
+
+def test_callbacks_see_keras_hooks_and_logs(tmp_path):
+    _, model = both(small_cnn, (8, 8, 1))
+    x, y = data(64)
+    seen = []
+    cb = kconv.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: seen.append("train_begin"),
+        on_epoch_begin=lambda epoch, logs: seen.append(("epoch_begin", epoch)),
+        on_train_batch_end=lambda batch, logs: seen.append(("batch", batch, sorted(logs))),
+        on_epoch_end=lambda epoch, logs: seen.append(("epoch_end", epoch, sorted(logs))),
+        on_train_end=lambda logs: seen.append("train_end"))
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, batch_size=32, epochs=2, validation_data=(x, y), callbacks=[cb], verbose=0)
+    assert seen[0] == "train_begin" and seen[-1] == "train_end"
+    assert ("batch", 1, ["accuracy", "loss"]) in seen
+    assert ("epoch_end", 1, ["accuracy", "loss", "val_accuracy", "val_loss"]) in seen
+
+
+def test_errors_are_keras_clear():
+    _, model = both(small_cnn, (8, 8, 1))
+    x, y = data(16)
+    with pytest.raises(ValueError, match="compile"):
+        model.fit(x, y, verbose=0)
+    with pytest.raises(ValueError, match="optimizer.*'adam', 'rmsprop', 'sgd'"):
+        model.compile("adagradd", "mse")
+    with pytest.raises(ValueError, match="loss.*categorical_crossentropy"):
+        model.compile("adam", "crossentropy")
+    with pytest.raises(ValueError, match="metrics.*accuracy"):
+        model.compile("adam", "mse", metrics=["acuracy"])
+    model.compile("adam", "categorical_crossentropy")
+    with pytest.raises(ValueError, match="sparse_categorical_crossentropy"):
+        model.fit(x, y, verbose=0)
+    model.compile("adam", "sparse_categorical_crossentropy")
+
+    def generator():
+        yield x, y
+
+    with pytest.raises(ValueError, match="validation_split.*only supported"):
+        model.fit(generator(), validation_split=0.2, verbose=0, steps_per_epoch=1)
+    with pytest.raises(ValueError, match="`y` argument is not supported"):
+        model.fit(generator(), y, verbose=0, steps_per_epoch=1)
+    with pytest.raises(ValueError, match="cardinality"):
+        model.fit(x, y[:-1], verbose=0)
