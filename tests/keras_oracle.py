@@ -1,5 +1,7 @@
 """Helpers to run the same layer in Keras (the oracle) and in kconv."""
 
+import re
+
 import keras
 import numpy as np
 import torch
@@ -150,3 +152,24 @@ def lenet(lib):
     x = L.Dense(100, activation="relu")(x)
     out = L.Dense(10, activation="softmax")(x)
     return lib.Model(inputs=inputs, outputs=out)
+
+
+# ----------------------------------------------------------------------------- scripts
+def port(source):
+    """The mechanical rewrite of a Keras script's import lines (and nothing else)."""
+    rules = [(r"^from tensorflow import keras$", "import kconv as keras"),
+             (r"^import keras$", "import kconv as keras"),
+             (r"^from (tensorflow\.)?keras(\.| )", r"from kconv\2")]
+    lines = []
+    for line in source.splitlines():
+        for pattern, replacement in rules:
+            line = re.sub(pattern, replacement, line)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def for_keras3(source):
+    """The same script for Keras 3 itself: ``tensorflow.keras`` is Keras 3's tf.keras
+    namespace (which still holds ImageDataGenerator)."""
+    return (source.replace("from tensorflow import keras", "import keras")
+            .replace("tensorflow.keras", "keras._tf_keras.keras"))

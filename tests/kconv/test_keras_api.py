@@ -1,6 +1,5 @@
 """Keras's public module tree: a Keras script ports by rewriting its import lines only."""
 
-import re
 import textwrap
 
 import keras
@@ -9,6 +8,7 @@ import pytest
 import torch
 
 import kconv
+from tests.keras_oracle import port
 
 KERAS_NAMES = [
     "layers.Conv2D", "layers.Dense", "layers.Input", "layers.InputLayer", "layers.Add",
@@ -43,19 +43,6 @@ def test_keras2_import_paths_exist(module):
     imported = __import__(f"kconv.{module}", fromlist=KERAS2_PATHS[module])
     for name in KERAS2_PATHS[module]:
         assert getattr(imported, name) is getattr(kconv.layers, name)
-
-
-def port(source):
-    """The mechanical rewrite of a Keras script's import lines (and nothing else)."""
-    rules = [(r"^from tensorflow import keras$", "import kconv as keras"),
-             (r"^import keras$", "import kconv as keras"),
-             (r"^from (tensorflow\.)?keras(\.| )", r"from kconv\2")]
-    lines = []
-    for line in source.splitlines():
-        for pattern, replacement in rules:
-            line = re.sub(pattern, replacement, line)
-        lines.append(line)
-    return "\n".join(lines)
 
 
 SCRIPT = textwrap.dedent('''
