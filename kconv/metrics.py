@@ -32,7 +32,9 @@ class Metric:
     def update_state(self, *args, **kwargs):
         raise NotImplementedError
 
-    def result(self):
+    def result(self, synchronize=False):
+        """The value so far; with ``synchronize``, over every process of a distributed run
+        (torch.distributed), the state itself left as it is."""
         raise NotImplementedError
 
     def __call__(self, *args, **kwargs):
@@ -76,9 +78,15 @@ class Mean(Metric):
         self.total = self.total + (values * weight).sum()
         self.count = self.count + weight.sum()
 
-    def result(self):
+    def result(self, synchronize=False):
         """The mean so far (0 before any value, as Keras's ``divide_no_nan``)."""
-        return torch.where(self.count > 0, self.total / self.count.clamp_min(1e-30), 0.0)
+        total, count = self.total, self.count
+        if synchronize and _distributed():
+            import torch.distributed as dist
+            state = torch.stack([total, count]).to(torch.float64)
+            dist.all_reduce(state)
+            total, count = state[0].float(), state[1].float()
+        return torch.where(count > 0, total / count.clamp_min(1e-30), 0.0)
 
 
 class MeanMetricWrapper(Mean):
@@ -93,6 +101,11 @@ class MeanMetricWrapper(Mean):
 
     def get_config(self):
         return {**super().get_config(), **self.fn_kwargs}
+
+
+def _distributed():
+    import torch.distributed as dist
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def _labels(y_true, y_pred):
@@ -200,7 +213,8 @@ class _Binary(Metric):
         y_true = torch.as_tensor(y_true, device=y_pred.device).reshape(-1).long()
         self._metric.update(y_pred.detach().reshape(-1).float(), y_true)
 
-    def result(self):
+    def result(self, synchronize=False):
+        # torchmetrics synchronizes processes itself when it computes.
         return torch.zeros(()) if self._metric is None else self._metric.compute()
 
 

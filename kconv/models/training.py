@@ -217,8 +217,13 @@ class Trainer:
     def _call(self, fn, x):
         if not self._jit_compile:
             return fn(x)
-        if self._compiled_call is None or self._compiled_call[0] is not fn:
+        if self._compiled_call is None or self._compiled_call[0] != fn:
+            # Compiled at first use (after a DDP launch, not before).
             self._compiled_call = (fn, torch.compile(fn))
+        # One graph for every batch size (a last partial batch must not recompile); the
+        # image size stays static, so 'same' padding remains plain numbers.
+        if isinstance(x, torch.Tensor):
+            torch._dynamo.maybe_mark_dynamic(x, 0)
         return self._compiled_call[1](x)
 
     def _logits_form(self, loss):
@@ -270,7 +275,8 @@ class Trainer:
                 metric.update_state(y, y_pred.detach(), sample_weight if weighted else None)
 
     def _step(self, x, y, sample_weight, training):
-        """One batch's total loss (with graph when training), metrics updated."""
+        """One batch: ``(total loss (with graph when training), the outputs as a list)``;
+        the loss mean and the metrics updated."""
         if y is None:
             raise ValueError("A training or evaluation batch needs targets: (x, y) or "
                              "(x, y, sample_weight)")
@@ -279,7 +285,7 @@ class Trainer:
         batch = int(_first_tensor(x).shape[0])
         self._loss_tracker.update_state(loss.detach(), sample_weight=batch)
         self._update_metrics(y, outputs, sample_weight)
-        return loss
+        return loss, outputs
 
     def reset_metrics(self):
         """Start every compiled metric (and the loss mean) afresh."""
@@ -288,12 +294,14 @@ class Trainer:
             for metric, _ in output.metrics or ():
                 metric.reset_state()
 
-    def _results(self):
-        results = {"loss": float(self._loss_tracker.result())}
-        for output in self._outputs_compiled:
-            for metric, _ in output.metrics or ():
-                results[metric.name] = float(metric.result())
-        return results
+    def _results(self, synchronize=False):
+        """``{"loss": ..., metric name: ...}`` as floats; with ``synchronize``, over every
+        process of a distributed run (the metrics' states summed first)."""
+        metrics = [self._loss_tracker] + [metric for output in self._outputs_compiled
+                                          for metric, _ in output.metrics or ()]
+        return {("loss" if metric is self._loss_tracker else metric.name):
+                float(metric.result(synchronize=synchronize) if synchronize else
+                      metric.result()) for metric in metrics}
 
     def _metric_directions(self):
         """'up'/'down' per compiled metric name (monitoring callbacks' 'auto' mode)."""
@@ -427,7 +435,7 @@ class Trainer:
         self.reset_metrics()
         self.train()
         optimizer.zero_grad(set_to_none=True)
-        self._step(xb, yb, wb, training=True).backward()
+        self._step(xb, yb, wb, training=True)[0].backward()
         optimizer.step()
         return _returned(self._results(), return_dict)
 

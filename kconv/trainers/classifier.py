@@ -1,14 +1,14 @@
-"""The training engine: one LightningModule that trains a kconv classifier the Keras way."""
+"""train.py's LightningModule: a kconv classifier trained the Keras way on the same step
+logic as ``model.fit`` (the model's compiled loss and metrics, :mod:`kconv.models.training`),
+plus what train.py adds: uint8 scaling, augmentation on the device, metrics logged under
+train.py's names and synchronized across DDP processes, and a test report."""
 
 import lightning as L
 import torch
-import torch.nn.functional as F
-from torchmetrics import MeanMetric
-from torchmetrics.classification import MulticlassAccuracy, MulticlassStatScores
+from torchmetrics.classification import MulticlassStatScores
 
 from kconv import activations, optimizers
 from kconv.augmentation import ImageAugmentation
-from kconv.constraints import attach_constraints
 from kconv.trainers.report import classification_report
 
 STAGES = ("train", "val", "test")
@@ -23,28 +23,29 @@ class ClassifierModule(L.LightningModule):
     """A kconv classifier (a ``Sequential`` or functional ``Model`` ending in softmax) with
     Keras's training recipe.
 
-    Loss: categorical cross-entropy computed from the logits before the network's final
-    softmax (numerically stable), plus the network's Keras ``losses`` (weight and activity
-    regularization). Loss and accuracy are logged as Keras prints them, as running means
-    over the epoch: ``train_loss``/``train_acc`` every ``log_every_n_steps`` steps of the
-    Trainer and at the last batch, ``val_*``/``test_*`` at the end of their epoch. They
-    accumulate on the device in between, since each Lightning ``self.log`` call costs about
-    a millisecond (benchmarks/README.md). Testing also builds a classification report
-    (``self.test_report``). Constraints run after every optimizer step. Batches are
-    ``(images, labels)`` with integer labels; uint8 images are scaled to [0, 1], and
-    (N, H, W, C) batches are laid out for a channels_first network.
+    The model is compiled here (``sparse_categorical_crossentropy``, ``accuracy``) and each
+    batch runs the model's own step, as ``model.fit`` does: cross-entropy from the logits
+    before the final softmax (numerically stable) plus the model's ``losses`` (weight and
+    activity regularization), the loss and accuracy accumulated on the device as Keras's
+    running means. They are logged as ``train_loss``/``train_acc`` every
+    ``log_every_n_steps`` steps of the Trainer and at the last batch, ``val_*``/``test_*``
+    at the end of their epoch, summed over DDP processes first (each Lightning
+    ``self.log`` call costs about a millisecond: benchmarks/README.md). Testing also builds
+    a classification report (``self.test_report``). Constraints run after every optimizer
+    step. Batches are ``(images, labels)`` with integer labels; uint8 images are scaled to
+    [0, 1], and (N, H, W, C) batches are laid out for a channels_first network.
 
     Args:
         model: the network: a built kconv ``Sequential`` or functional ``Model`` whose output
-            layer applies softmax (``model.logits`` gives what the loss takes).
+            layer applies softmax.
         optimizer: a Keras optimizer name (``kconv.optimizers.names()``).
         optimizer_kwargs: Keras-named optimizer arguments, e.g. ``learning_rate``, ``decay``.
         class_names: optional names for the report.
         augment: optional ``kconv.augmentation.ImageAugmentation`` arguments; training
             batches are augmented on their device after scaling.
-        compile: run the network through ``torch.compile`` (inductor, dynamic batch size),
-            compiled at its first batch. On a 2-core CPU it helps StridedNet-sized networks
-            and slows the MNIST CNN (benchmarks/README.md).
+        compile: run the network through ``torch.compile`` (``jit_compile`` of
+            ``model.compile``). On a 2-core CPU it helps StridedNet-sized networks and slows
+            the MNIST CNN (benchmarks/README.md).
 
     Example:
         >>> module = ClassifierModule(kconv.Sequential([...]), optimizer="adam")
@@ -63,23 +64,14 @@ class ClassifierModule(L.LightningModule):
         self.data_format = getattr(model.layers[0], "data_format", "channels_last")
         self.augment = ImageAugmentation(**augment, data_format=self.data_format) \
             if augment else None
-        self.optimizer_class = type(optimizers.get(optimizer))
-        self.optimizer_kwargs = dict(optimizer_kwargs or {})
+        optimizer = type(optimizers.get(optimizer))(**dict(optimizer_kwargs or {}))
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"], jit_compile=bool(compile))
         self.class_names = None if class_names is None else list(class_names)
-        self.compile_network = bool(compile)
         self.num_classes = self.model.output_shape[-1]
-        # Running means per stage, named as logged. NaN losses stay NaN (a diverged run must
-        # show as one); inputs come from this module, so per-update checks are skipped.
-        self.running = torch.nn.ModuleDict()
-        for stage in STAGES:
-            loss, accuracy = _metric_names(stage)
-            self.running[loss] = MeanMetric(nan_strategy="disable")
-            self.running[accuracy] = MulticlassAccuracy(self.num_classes, average="micro",
-                                                        validate_args=False)
         self.test_stats = MulticlassStatScores(self.num_classes, average=None,
                                                validate_args=False)
         self.test_report = None
-        self._compiled_logits = None
 
     def prepare(self, x):
         """uint8 images -> float in [0, 1], in the network's data format."""
@@ -93,45 +85,25 @@ class ClassifierModule(L.LightningModule):
         """Class probabilities, as the Keras model returns them."""
         return self.model(self.prepare(x))
 
+    def logits(self, x):
+        """The network's logits for prepared inputs (through ``torch.compile`` when the
+        module was made with ``compile=True``)."""
+        return self.model._call(self.model.logits, x)
+
     def _step(self, batch, stage):
         x, y = batch
         x = self.prepare(x)
         if stage == "train" and self.augment is not None:
             x = self.augment(x)
-        out = self.logits(x)
-        penalty = sum(self.model.losses, torch.zeros((), device=out.device))
-        losses = F.cross_entropy(out, y, reduction="none") + penalty
-        # Per-sample values, so the mean needs no weights: MeanMetric drops its weights
-        # under nan_strategy="disable" (torchmetrics 1.x), the one strategy that neither
-        # syncs a GPU nor hides NaNs.
-        loss, accuracy = _metric_names(stage)
-        self.running[loss].update(losses.detach())
-        self.running[accuracy].update(out.detach(), y)
-        return losses.mean(), out, y
-
-    def logits(self, x):
-        """The network's logits for prepared inputs, compiled when asked for."""
-        if not self.compile_network:
-            return self.model.logits(x)
-        if self._compiled_logits is None:  # at first use: after a DDP launch, not before
-            self._compiled_logits = torch.compile(self.model.logits)
-        # One graph for every batch size (a last partial batch must not recompile); the
-        # image size stays static, so 'same' padding remains plain numbers.
-        torch._dynamo.maybe_mark_dynamic(x, 0)
-        return self._compiled_logits(x)
+        return self.model._step(x, y, None, training=stage == "train")
 
     def _log_means(self, stage, on_step=False):
-        """Logs the stage's running loss and accuracy, synchronized across processes: their
-        values now (``on_step``), or the metrics themselves for Lightning to compute at the
-        end of the epoch."""
-        metrics = {name: self.running[name] for name in _metric_names(stage)}
-        if on_step:
-            metrics = {name: metric.compute() for name, metric in metrics.items()}
-        self.log_dict(metrics, prog_bar=True, on_step=on_step, on_epoch=not on_step)
-
-    def _reset(self, stage):
-        for name in _metric_names(stage):
-            self.running[name].reset()
+        """Logs the stage's running loss and accuracy, summed over processes first."""
+        results = self.model._results(synchronize=True)
+        loss, accuracy = _metric_names(stage)
+        values = {loss: results["loss"], accuracy: results["accuracy"]}
+        self.log_dict(values, prog_bar=True, on_step=on_step, on_epoch=not on_step,
+                      batch_size=1)
 
     def training_step(self, batch, batch_idx):
         loss = self._step(batch, "train")[0]
@@ -144,20 +116,21 @@ class ClassifierModule(L.LightningModule):
         self._step(batch, "val")
 
     def test_step(self, batch, batch_idx):
-        _, out, y = self._step(batch, "test")
-        self.test_stats.update(out, y)
+        _, (out,) = self._step(batch, "test")
+        self.test_stats.update(out, batch[1])
 
     def on_train_epoch_start(self):
-        self._reset("train")
+        self.model.reset_metrics()
 
     def on_validation_epoch_start(self):
-        self._reset("val")
+        # train_* were logged at the last training batch; validation starts afresh.
+        self.model.reset_metrics()
 
     def on_validation_epoch_end(self):
         self._log_means("val")
 
     def on_test_epoch_start(self):
-        self._reset("test")
+        self.model.reset_metrics()
         self.test_stats.reset()
 
     def on_test_epoch_end(self):
@@ -170,6 +143,4 @@ class ClassifierModule(L.LightningModule):
         return self(x)
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_class(self.model.parameters(), **self.optimizer_kwargs)
-        attach_constraints(optimizer, self.model)
-        return optimizer
+        return self.model._bound_optimizer()

@@ -53,7 +53,7 @@ class KerasModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, y, sample_weight = batch
-        return self.model._step(x, y, sample_weight, training=True)
+        return self.model._step(x, y, sample_weight, training=True)[0]
 
     def on_train_start(self):
         self.keras_callbacks.on_train_begin()
@@ -99,6 +99,7 @@ def _quiet_lightning():
         with warnings.catch_warnings():
             from lightning.fabric.utilities.warnings import PossibleUserWarning
             warnings.simplefilter("ignore", PossibleUserWarning)
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning's own pytree use
             yield
     finally:
         logger.setLevel(level)

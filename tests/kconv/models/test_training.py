@@ -9,7 +9,10 @@ import torch
 import kconv
 from tests.keras_oracle import copy_model_from_keras, to_numpy
 
-RNG = np.random.default_rng(0)
+
+def generator(seed):
+    """A fresh generator per use: the data do not depend on which tests ran before."""
+    return np.random.default_rng(seed)
 
 
 def small_cnn(lib, l2=None, batch_norm=False):
@@ -25,6 +28,7 @@ def small_cnn(lib, l2=None, batch_norm=False):
 
 def both(factory, shape):
     keras.backend.clear_session()
+    keras.utils.set_random_seed(0)  # the same weights whatever ran before
     k_model = keras.Sequential([keras.Input(shape)] + factory(keras))
     model = kconv.Sequential([kconv.Input(shape)] + factory(kconv))
     copy_model_from_keras(k_model, model)
@@ -32,8 +36,14 @@ def both(factory, shape):
 
 
 def data(n=96, shape=(8, 8, 1), classes=3):
-    x = RNG.random((n,) + shape).astype("float32")
-    y = RNG.integers(0, classes, n)
+    """Learnable data: the class is the brightest of three bands of rows, so predictions
+    soon have margins that float32 rounding cannot flip (accuracy compares argmaxes)."""
+    rng = generator(n)
+    x = rng.random((n,) + shape).astype("float32")
+    y = rng.integers(0, classes, n)
+    bands = np.array_split(np.arange(shape[0]), classes)
+    for i, label in enumerate(y):
+        x[i, bands[label]] += 0.5
     return x, y
 
 
@@ -67,10 +77,11 @@ def test_fit_history_evaluate_and_predict_equal_keras(optimizer, l2):
 
 
 def test_one_hot_targets_weights_batch_norm_and_validation_split_equal_keras():
+    rng = generator(1)
     k_model, model = both(lambda lib: small_cnn(lib, batch_norm=True), (8, 8, 1))
     x, y = data()
     onehot = np.eye(3, dtype="float32")[y]
-    weights = RNG.uniform(0.5, 2.0, len(y)).astype("float32")
+    weights = rng.uniform(0.5, 2.0, len(y)).astype("float32")
     for m, lib in ((k_model, keras), (model, kconv)):
         m.compile(lib.optimizers.SGD(learning_rate=0.05), "categorical_crossentropy",
                   metrics=["acc", lib.metrics.TopKCategoricalAccuracy(k=2)],
@@ -104,15 +115,17 @@ def test_class_weight_and_initial_epoch_equal_keras():
     ("binary_crossentropy", "sigmoid", "binary"), ("mse", None, "real"),
     ("huber", None, "real"), ("categorical_crossentropy", "softmax", "onehot")])
 def test_other_losses_train_as_keras(loss, activation, targets):
+    rng = generator(1)
+
     def factory(lib):
         L = lib.layers
         return [L.Flatten(), L.Dense(6, activation="tanh"), L.Dense(3, activation=activation)]
 
     k_model, model = both(factory, (4, 4, 2))
-    x = RNG.normal(size=(64, 4, 4, 2)).astype("float32")
-    y = {"binary": RNG.integers(0, 2, (64, 3)).astype("float32"),
-         "real": RNG.normal(size=(64, 3)).astype("float32"),
-         "onehot": np.eye(3, dtype="float32")[RNG.integers(0, 3, 64)]}[targets]
+    x = rng.normal(size=(64, 4, 4, 2)).astype("float32")
+    y = {"binary": rng.integers(0, 2, (64, 3)).astype("float32"),
+         "real": rng.normal(size=(64, 3)).astype("float32"),
+         "onehot": np.eye(3, dtype="float32")[rng.integers(0, 3, 64)]}[targets]
     for m, lib in ((k_model, keras), (model, kconv)):
         m.compile(lib.optimizers.RMSprop(learning_rate=0.01), loss, metrics=["accuracy", "mae"])
     theirs = k_model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
@@ -123,6 +136,8 @@ def test_other_losses_train_as_keras(loss, activation, targets):
 
 
 def test_functional_two_outputs_equal_keras():
+    rng = generator(1)
+
     def graph(lib):
         L = lib.layers
         inputs = lib.Input((6,), name="features")
@@ -135,8 +150,8 @@ def test_functional_two_outputs_equal_keras():
     k_model, model = graph(keras), graph(kconv)
     for k_layer in k_model.layers[1:]:
         model.get_layer(k_layer.name).set_weights([to_numpy(w) for w in k_layer.weights])
-    x = RNG.normal(size=(48, 6)).astype("float32")
-    ys = [RNG.integers(0, 3, 48), RNG.normal(size=(48, 1)).astype("float32")]
+    x = rng.normal(size=(48, 6)).astype("float32")
+    ys = [rng.integers(0, 3, 48), rng.normal(size=(48, 1)).astype("float32")]
     for m, lib in ((k_model, keras), (model, kconv)):
         m.compile(lib.optimizers.SGD(learning_rate=0.1),
                   loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5],
@@ -173,9 +188,11 @@ def test_generators_loaders_and_aliases_give_the_array_results():
 
 
 def test_a_model_built_by_fit_and_keras_spellings_of_optimizers():
+    rng = generator(1)
+
     model = kconv.Sequential([kconv.layers.Flatten(), kconv.layers.Dense(2)])
     model.compile(optimizer=kconv.optimizers.SGD(lr=0.1), loss="mse")
-    x, y = RNG.random((8, 3, 2)).astype("float32"), RNG.random((8, 2)).astype("float32")
+    x, y = rng.random((8, 3, 2)).astype("float32"), rng.random((8, 2)).astype("float32")
     first = model.fit(x, y, epochs=2, verbose=0).history["loss"]
     assert model.built and first[1] < first[0] and model.optimizer.bound
     assert model.evaluate(x, y, verbose=0) == pytest.approx(
@@ -224,3 +241,48 @@ def test_errors_are_keras_clear():
         model.fit(generator(), y, verbose=0, steps_per_epoch=1)
     with pytest.raises(ValueError, match="cardinality"):
         model.fit(x, y[:-1], verbose=0)
+
+
+def test_batch_methods_validation_freq_and_seeded_shuffling_as_keras():
+    k_model, model = both(small_cnn, (8, 8, 1))
+    x, y = data(64)
+    for m, lib in ((k_model, keras), (model, kconv)):
+        m.compile(lib.optimizers.SGD(learning_rate=0.1), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    for _ in range(2):
+        np.testing.assert_allclose(model.train_on_batch(x[:16], y[:16]),
+                                   k_model.train_on_batch(x[:16], y[:16]), rtol=1e-5)
+    np.testing.assert_allclose(model.test_on_batch(x, y), k_model.test_on_batch(x, y),
+                               rtol=1e-5)
+    np.testing.assert_allclose(model.predict_on_batch(x[:5]),
+                               to_numpy(k_model.predict_on_batch(x[:5])), rtol=1e-5, atol=1e-6)
+    fit = dict(epochs=4, batch_size=16, shuffle=False, validation_data=(x, y),
+               validation_freq=2, verbose=0)
+    theirs, ours = k_model.fit(x, y, **fit).history, model.fit(x, y, **fit).history
+    assert len(ours["val_loss"]) == len(theirs["val_loss"]) == 2
+    np.testing.assert_allclose(ours["val_loss"], theirs["val_loss"], rtol=1e-4)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    runs = []
+    for _ in range(2):
+        model.load_state_dict(state)
+        kconv.utils.set_random_seed(5)
+        runs.append(model.fit(x, y, epochs=2, batch_size=16, verbose=0).history["loss"])
+    assert runs[0] == runs[1]
+
+
+def test_fit_restarts_a_one_pass_generator_never_and_stops_when_it_ends():
+    _, model = both(small_cnn, (8, 8, 1))
+    x, y = data(32)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+
+    def three_batches():
+        for i in range(0, 24, 8):
+            yield x[i:i + 8], y[i:i + 8]
+
+    with pytest.warns(UserWarning, match="ran out of data"):
+        history = model.fit(three_batches(), steps_per_epoch=2, epochs=5, verbose=0)
+    assert history.epoch == [0, 1]  # 2 + 1 batches, then the generator is done
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        model.fit(three_batches(), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="cannot be specified at the same time"):
+        model.train_on_batch(x, y, sample_weight=np.ones(32), class_weight={0: 1.0})
