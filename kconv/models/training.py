@@ -132,9 +132,11 @@ class Trainer:
             ValueError: an unknown optimizer, loss or metric name (listing the valid ones),
                 or losses/metrics that do not match the outputs.
         """
+        if metrics is None and _metric_list(loss_weights):
+            # Keras 2's positional order was (optimizer, loss, metrics, loss_weights).
+            metrics, loss_weights = loss_weights, None
         self.optimizer = optimizers.get(optimizer)
-        if self.optimizer is not None and isinstance(self.optimizer, torch.optim.Optimizer) \
-                and getattr(self.optimizer, "bound", True):
+        if getattr(self.optimizer, "bound", True):  # a torch optimizer, or a bound one
             self._check_optimizer_params(self.optimizer)
         if jit_compile not in (True, False, "auto"):
             raise invalid_value("jit_compile", "True, False or 'auto'", jit_compile)
@@ -473,6 +475,13 @@ class Trainer:
         with torch.no_grad():
             self(x)
         self.train(was_training)
+
+
+def _metric_list(value):
+    """Whether ``value`` is a list of metric specs (names, Metrics, functions), not of
+    loss weights."""
+    return isinstance(value, (list, tuple)) and bool(value) and all(
+        isinstance(v, (str, metrics_lib.Metric, list, tuple)) or callable(v) for v in value)
 
 
 def _first_tensor(x):

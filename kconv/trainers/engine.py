@@ -14,7 +14,7 @@ with warnings.catch_warnings():  # Lightning 2.6 on torch 2.14 warns about its o
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     import lightning as L
 
-from kconv.callbacks import CallbackList
+from kconv.callbacks import CallbackList, History
 from kconv.models.training import _Logs, _to
 from kconv.trainers import data_adapters
 
@@ -147,15 +147,15 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     if initial_epoch < 0 or epochs < initial_epoch:
         raise ValueError(f"epochs ({epochs}) must be at least initial_epoch "
                          f"({initial_epoch}) >= 0")
-    history_owner = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
+    callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                  model=model, verbose=verbose, epochs=epochs,
                                  steps=len(train), mode="fit")
-    model.history = next(c for c in history_owner if type(c).__name__ == "History")
+    model.history = next(c for c in callback_list if isinstance(c, History))
     model.stop_training = False
     if epochs == initial_epoch:
         return model.history
     _build(model, train)
-    module = KerasModule(model, history_owner, initial_epoch=initial_epoch,
+    module = KerasModule(model, callback_list, initial_epoch=initial_epoch,
                          validation=validation, train_epochs=train)
     with _quiet_lightning():
         trainer = L.Trainer(max_epochs=epochs - initial_epoch, accelerator="auto", devices=1,

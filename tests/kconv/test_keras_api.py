@@ -20,6 +20,11 @@ KERAS_NAMES = [
     "backend.set_image_data_format", "backend.epsilon", "backend.clear_session",
     "utils.to_categorical", "utils.set_random_seed", "utils.plot_model",
     "datasets.mnist.load_data", "datasets.cifar10.load_data",
+    "losses.CategoricalCrossentropy", "losses.sparse_categorical_crossentropy", "losses.get",
+    "metrics.SparseCategoricalAccuracy", "metrics.Precision", "metrics.get",
+    "callbacks.Callback", "callbacks.EarlyStopping", "callbacks.ModelCheckpoint",
+    "callbacks.ReduceLROnPlateau", "callbacks.History", "callbacks.CSVLogger",
+    "preprocessing.image.load_img", "preprocessing.image.img_to_array",
 ]
 KERAS2_PATHS = {"layers.core": ["Dense", "Dropout", "Activation", "Flatten", "Input"],
                 "layers.convolutional": ["Conv2D", "Convolution2D", "MaxPooling2D"],

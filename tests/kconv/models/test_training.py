@@ -286,3 +286,29 @@ def test_fit_restarts_a_one_pass_generator_never_and_stops_when_it_ends():
         model.fit(three_batches(), epochs=1, verbose=0)
     with pytest.raises(ValueError, match="cannot be specified at the same time"):
         model.train_on_batch(x, y, sample_weight=np.ones(32), class_weight={0: 1.0})
+
+
+def test_torch_optimizers_and_tensors_work_as_keras_objects_do():
+    k_model, model = both(small_cnn, (8, 8, 1))
+    x, y = data(48)
+    k_model.compile(keras.optimizers.SGD(learning_rate=0.1), "sparse_categorical_crossentropy")
+    model.compile(torch.optim.SGD(model.parameters(), lr=0.1), "sparse_categorical_crossentropy")
+    fit = dict(epochs=2, batch_size=16, shuffle=False, verbose=0)
+    theirs = k_model.fit(x, y, **fit).history["loss"]
+    ours = model.fit(torch.from_numpy(x), torch.from_numpy(y), **fit).history["loss"]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4)
+    with pytest.raises(ValueError, match="optimizer over this model's parameters"):
+        model.compile(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), "mse")
+
+
+def test_keras2_positional_metrics_and_a_users_history():
+    _, model = both(small_cnn, (8, 8, 1))
+    x, y = data(32)
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])  # Keras 2 order
+
+    class Recorder(kconv.callbacks.History):
+        pass
+
+    recorder = Recorder()
+    history = model.fit(x, y, epochs=1, verbose=0, callbacks=[recorder])
+    assert history is recorder and set(history.history) == {"loss", "accuracy"}
