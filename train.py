@@ -16,8 +16,10 @@ ablation.csv, ablation.md and ablation_val_{acc,loss}.png. Every file is written
 """
 
 import argparse
+import contextlib
 import logging
 import os
+import re
 import sys
 import warnings
 
@@ -26,6 +28,8 @@ import torch
 import models
 from kconv import optimizers
 from kconv.datasets import BUILTIN
+from kconv.trainers.errors import Diverged
+from kconv.utils.file_utils import FolderInUseError, folder_lock
 from kconv.validation import InputTooSmallError
 from models.cifar import VARIANTS
 
@@ -257,7 +261,7 @@ def setup(config, data):
     anything is written."""
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
-    from kconv.trainers import EpochSeed, History
+    from kconv.trainers import AtomicCheckpointIO, EpochSeed, History, StopOnDivergence
 
     h, w, c = data.bundle.image_shape
     try:
@@ -271,7 +275,7 @@ def setup(config, data):
             compile=config["compile"])
     except InputTooSmallError as e:
         raise UserError(f"images of {h}x{w} are too small for {config['model']}: {e}") from None
-    callbacks = [EpochSeed(config["seed"])]
+    callbacks = [EpochSeed(config["seed"]), StopOnDivergence()]
     if not config["fast_dev_run"]:
         folder = os.path.join(config["out_dir"], "checkpoints")
         callbacks += [
@@ -287,8 +291,23 @@ def setup(config, data):
                         fast_dev_run=config["fast_dev_run"], logger=False,
                         benchmark=True,  # cuDNN picks its fastest kernels, as TensorFlow does
                         enable_model_summary=False, callbacks=callbacks,
-                        default_root_dir=config["out_dir"])
+                        plugins=[AtomicCheckpointIO()], default_root_dir=config["out_dir"])
     return system, trainer
+
+
+def _check_resumable(path):
+    """--resume needs a checkpoint that loads with ``weights_only=True`` (tensors and plain
+    values: what train.py writes); anything else is refused in one line, unexecuted."""
+    if not os.path.isfile(path):
+        raise UserError(f"--resume: no checkpoint at {path}")
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - every reason becomes one line
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        reason = (f"it holds a Python object ({found.group(1)}), not only tensors and plain "
+                  f"values" if found else str(e).splitlines()[0] or type(e).__name__)
+        raise UserError(f"--resume: {path} cannot be loaded safely: {reason}; only "
+                        f"checkpoints written by train.py can be resumed") from None
 
 
 def run(config, data):
@@ -304,16 +323,25 @@ def run(config, data):
     except (ValueError, TypeError, FileNotFoundError, MisconfigurationException) as e:
         raise UserError(str(e).splitlines()[0]) from None
     last = os.path.join(config["out_dir"], "checkpoints", "last.ckpt")
-    if config["resume"] and not os.path.isfile(last):
-        raise UserError(f"--resume: no checkpoint at {last}")
+    if config["resume"]:
+        _check_resumable(last)
     writes = trainer.is_global_zero and not config["fast_dev_run"]
     if trainer.is_global_zero:
         print(data.bundle.description, file=sys.stderr)
         system.model.summary()
     if writes:
         atomic_write_json(os.path.join(config["out_dir"], "config.json"), dict(config))
-    trainer.fit(system, datamodule=data, ckpt_path=last if config["resume"] else None,
-                weights_only=True)
+    try:
+        trainer.fit(system, datamodule=data, ckpt_path=last if config["resume"] else None,
+                    weights_only=True)
+    except Diverged as e:
+        if writes:
+            report = {"diverged": True, "epoch": e.epoch, "step": e.step,
+                      "learning_rate": e.learning_rate, "message": str(e)}
+            atomic_write_text(os.path.join(config["out_dir"], "report.txt"),
+                              f"The run diverged: {e}.\n")
+            atomic_write_json(os.path.join(config["out_dir"], "report.json"), report)
+        raise
     trainer.test(system, datamodule=data, verbose=False)
     if trainer.is_global_zero:
         text = report_text(system.test_report)
@@ -356,21 +384,40 @@ def run_ablation(config, data):
     return rows
 
 
+def _results_lock(config):
+    """One run per results folder: its lock, held by the launching process (not by the DDP
+    processes Lightning starts, nor by --fast-dev-run, which writes nothing)."""
+    out = config["out_dir"]
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f"--out-dir {out} exists and is not a folder")
+    child = os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
+    if config["fast_dev_run"] or child:
+        return contextlib.nullcontext()
+    return folder_lock(out)
+
+
 def main(argv=None):
     try:
         config = resolve(build_parser().parse_args(argv))
-        # Lightning's info lines (GPU/TPU available, tips) say nothing a user can act on;
-        # its import sets its loggers' level, so quiet them after it.
-        import lightning  # noqa: F401
-        logging.getLogger("lightning.pytorch").setLevel(
-            logging.INFO if config["verbose"] else logging.WARNING)
-        data = load_data(config)
-        if len(config["models"]) > 1:
-            return run_ablation(config, data)
-        return run(config, data)
+        with _results_lock(config):
+            # Lightning's info lines (GPU/TPU available, tips) say nothing a user can act
+            # on; its import sets its loggers' level, so quiet them after it.
+            import lightning  # noqa: F401
+            logging.getLogger("lightning.pytorch").setLevel(
+                logging.INFO if config["verbose"] else logging.WARNING)
+            data = load_data(config)
+            if len(config["models"]) > 1:
+                return run_ablation(config, data)
+            return run(config, data)
+    except FolderInUseError as e:
+        print(f"train.py: error: --out-dir {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     except UserError as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    except Diverged as e:
+        print(f"train.py: error: {e}", file=sys.stderr)
+        raise SystemExit(3) from None
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from torch import nn
 
 from kconv import config
 from kconv.random import SeededGenerators
-from kconv.validation import check_choice, check_float, is_int
+from kconv.validation import check_bool, check_choice, check_float, is_int
 
 FILL_MODES = ("nearest", "constant")
 
@@ -130,8 +130,8 @@ class ImageAugmentation(nn.Module):
         self.height_shift_range = _shift_range("height_shift_range", height_shift_range)
         self.shear_range = check_float("shear_range", shear_range, minimum=0.0)
         self.zoom_range = _zoom_range(zoom_range)
-        self.horizontal_flip = bool(horizontal_flip)
-        self.vertical_flip = bool(vertical_flip)
+        self.horizontal_flip = check_bool("horizontal_flip", horizontal_flip)
+        self.vertical_flip = check_bool("vertical_flip", vertical_flip)
         self.fill_mode = check_choice("fill_mode", fill_mode, FILL_MODES)
         self.cval = check_float("cval", cval)
         self.data_format = config.standardize_data_format(data_format)

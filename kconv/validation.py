@@ -7,6 +7,8 @@ with the text ``Invalid value for argument `x`: expected ... Received: x=...``.
 import math
 import numbers
 
+import numpy as np
+
 
 class InputTooSmallError(ValueError):
     """An input smaller than a layer's window (kernel or pool): the layer's output would
@@ -36,6 +38,14 @@ def check_int(name, value, minimum=1):
     if value < minimum:
         raise invalid_value(name, f"an int >= {minimum}", value)
     return int(value)
+
+
+def check_bool(name, value):
+    """A bool (NumPy's too), not a truthy string or number: ``use_bias='False'`` is an
+    error, not True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise invalid_type(name, "a bool (True or False)", value)
+    return bool(value)
 
 
 def check_float(name, value, minimum=None, maximum=None, strict_minimum=False):

@@ -1,6 +1,6 @@
 """The registry of networks: builders registered by name."""
 
-from kconv.validation import invalid_value
+from kconv.validation import check_int, invalid_value, is_int
 
 _BUILDERS = {}
 
@@ -31,6 +31,14 @@ def get_model(name, **kwargs):
     """
     if name not in _BUILDERS:
         raise invalid_value("model", f"one of {tuple(list_models())}", name)
+    if "classes" in kwargs:  # checked under its own name, not as the last Dense's units
+        check_int("classes", kwargs["classes"], minimum=2)
+    if kwargs.get("input_shape") is not None:
+        shape = kwargs["input_shape"]
+        if not (isinstance(shape, (tuple, list)) and len(shape) == 3
+                and all(is_int(d) and d > 0 for d in shape)):
+            raise invalid_value("input_shape", "(height, width, channels): three positive "
+                                "ints", shape)
     return _BUILDERS[name](**kwargs)
 
 

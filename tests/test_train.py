@@ -1,8 +1,10 @@
 """train.py end to end: tiny generated folders, fake data, real MNIST, resume, DDP, bad input."""
 
+import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -191,6 +193,108 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(argv, message, tmp_path,
     assert not (tmp_path / "out").exists()
 
 
+def _unsafe_checkpoint(out, write_folder):
+    (out / "checkpoints").mkdir(parents=True)
+    torch.save({"state_dict": {}, "args": argparse.Namespace(lr=1)},
+               out / "checkpoints" / "last.ckpt")
+
+
+def _held_by_a_live_process(out, write_folder):
+    sleeper = subprocess.Popen(["sleep", "60"])
+    out.mkdir()
+    (out / ".lock").write_text(f"{sleeper.pid} {socket.gethostname()}\n")
+    return sleeper
+
+
+SETUP_BAD = [
+    (lambda out, write_folder: out.write_text("a file"), ["--dataset", "fake"],
+     "--out-dir out exists and is not a folder"),
+    (_unsafe_checkpoint, ["--dataset", "fake", "--resume"],
+     "--resume: out/checkpoints/last.ckpt cannot be loaded safely: it holds a Python object "
+     "(argparse.Namespace), not only tensors and plain values; only checkpoints written by "
+     "train.py can be resumed"),
+    (lambda out, write_folder: write_folder(out.parent / "ONE", counts={"cats": 3}),
+     ["--dataset", "ONE"],
+     "a classifier needs at least two classes; ONE has only 'cats'"),
+    (_held_by_a_live_process, ["--dataset", "fake"], "--out-dir out is in use by another run "
+     "(process {pid}); wait for it to finish or choose another folder"),
+]
+
+
+@pytest.mark.parametrize("prepare,argv,message", SETUP_BAD)
+def test_bad_results_folders_are_one_line_and_left_untouched(prepare, argv, message, tmp_path,
+                                                             monkeypatch, capsys, write_folder):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    owner = prepare(out, write_folder)
+
+    def contents():  # every file and folder, and each file's modification time
+        return sorted((p.relative_to(tmp_path), p.is_file() and p.stat().st_mtime_ns)
+                      for p in tmp_path.rglob("*") if "ONE" not in p.parts)
+
+    before = contents()
+    try:
+        with pytest.raises(SystemExit) as info:
+            train.main(argv + ["--out-dir", "out"])
+    finally:
+        if isinstance(owner, subprocess.Popen):
+            owner.kill()
+            owner.wait()
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = message.format(pid=owner.pid if isinstance(owner, subprocess.Popen) else None)
+    assert err[-1] == f"train.py: error: {expected}", err
+    assert contents() == before
+
+
+def test_a_diverging_run_stops_and_keeps_its_last_finite_checkpoint(tmp_path, monkeypatch,
+                                                                    capsys):
+    """NaN weights from the second epoch on: the run stops there, exit status 3, one line,
+    metrics.csv has the epoch, the report says so, last.ckpt and best.ckpt keep epoch 1."""
+    from kconv.trainers import ClassifierModule
+
+    original = ClassifierModule.training_step
+
+    def poisoned(self, batch, batch_idx):
+        if self.current_epoch == 1 and batch_idx == 2:
+            with torch.no_grad():
+                self.model.layers[-1].weight.fill_(float("nan"))
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(ClassifierModule, "training_step", poisoned)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        train.main(["--dataset", "fake", "--epochs", "4", "--out-dir", "out"])
+    assert info.value.code == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("train.py: error: training diverged in epoch 2 (non-finite loss")
+    assert err[-1].endswith("try a learning rate below 0.001")
+    out = tmp_path / "out"
+    rows = [r.split(",") for r in (out / "metrics.csv").read_text().splitlines()[1:]]
+    assert [r[0] for r in rows] == ["1", "2"] and rows[1][1] == "nan"
+    assert json.loads((out / "report.json").read_text())["diverged"] is True
+    assert "diverged" in (out / "report.txt").read_text()
+    for name in ("last.ckpt", "best.ckpt"):
+        state = torch.load(out / "checkpoints" / name, weights_only=True)
+        assert state["epoch"] == 0
+        assert all(torch.isfinite(v).all() for v in state["state_dict"].values())
+    assert not (out / ".lock").exists()
+
+
+def test_a_killed_runs_temporary_files_and_lock_are_cleared(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    (out / "checkpoints").mkdir(parents=True)
+    leftover = out / "checkpoints" / ".tmp-abc123-last.ckpt"
+    leftover.write_bytes(b"half a checkpoint")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (out / ".lock").write_text(f"{dead.pid} {socket.gethostname()}\n")
+    train.main(["--dataset", "fake", "--epochs", "1", "--out-dir", "out"])
+    assert not leftover.exists() and not (out / ".lock").exists()
+    assert sorted(os.listdir(out / "checkpoints")) == ["best.ckpt", "last.ckpt"]
+
+
 def test_help_shows_groups_and_defaults(capsys):
     with pytest.raises(SystemExit):
         train.main(["--help"])
@@ -239,7 +343,7 @@ def test_ablation_on_fake_data_marks_a_diverging_variant(tmp_path, monkeypatch):
                        "--model", "cifar_ex1,nan_net,mnist_cnn,cifar_ex4", "--out-dir", "abl"])
     status = {r["variant"]: r["status"] for r in rows}
     assert status["cifar_ex1"] == "ok" and status["cifar_ex4"] == "ok"
-    assert status["nan_net"] == "failed: diverged (NaN loss)"
+    assert status["nan_net"].startswith("failed: training diverged in epoch 1")
     assert status["mnist_cnn"].startswith("failed: images of 16x16 are too small for mnist_cnn")
     out = tmp_path / "abl"
     for name in ("cifar_ex1", "cifar_ex4", "nan_net"):

@@ -55,12 +55,20 @@ def select_classes(x, y, names, classes):
     return x[mask], remap[y[mask]], list(classes)
 
 
+def _check_classes(names, dataset):
+    """A classifier needs at least two classes to tell apart."""
+    if len(names) < 2:
+        found = f"only {names[0]!r}" if names else "none"
+        raise ValueError(f"a classifier needs at least two classes; {dataset} has {found}")
+
+
 def _load_folder(root, image_size, classes, test_size, seed):
     if image_size is None:
         raise ValueError(f"an image size is needed to load the folder {root}")
     if classes is None and all(os.path.isdir(os.path.join(root, c)) for c in TUTORIAL_CLASSES):
         classes = list(TUTORIAL_CLASSES)  # the tutorial's CALTECH-101 subset
     folder = load_image_folder(root, image_size, classes)
+    _check_classes(folder.class_names, root)
     train, test = stratified_split(folder.labels, test_size, seed)
     if len(test) == 0 or len(train) == 0:
         raise ValueError(f"--test-size {test_size} leaves an empty split of "
@@ -101,6 +109,7 @@ def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed
     x, xt = torch.from_numpy(x), torch.from_numpy(xt)
     y, yt = (torch.from_numpy(labels.reshape(-1).astype(np.int64)) for labels in (y, yt))
     x, y, kept = select_classes(x, y, names, classes)
+    _check_classes(kept, dataset)
     xt, yt, _ = select_classes(xt, yt, names, classes)
     if image_size is not None:
         x, xt = resize(x, image_size), resize(xt, image_size)

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from kconv import activations, config
 from kconv import padding as pad_math
 from kconv.layers.layer import KERNEL_BIAS_KEYS, Layer, hwio_to_oihw, oihw_to_hwio
-from kconv.validation import check_int, int_tuple, invalid_value
+from kconv.validation import check_bool, check_int, int_tuple, invalid_value
 
 
 class Conv2D(Layer):
@@ -63,7 +63,7 @@ class Conv2D(Layer):
                       kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.filters = check_int("filters", filters)
         self.groups = check_int("groups", groups)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool("use_bias", use_bias)
         if self.filters % self.groups:
             raise invalid_value("filters", f"a multiple of groups={self.groups}", filters)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:

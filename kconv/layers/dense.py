@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from kconv import activations
 from kconv.layers.layer import KERNEL_BIAS_KEYS, Layer, transpose
-from kconv.validation import check_int
+from kconv.validation import check_bool, check_int
 
 
 class Dense(Layer):
@@ -39,7 +39,7 @@ class Dense(Layer):
                          name=name, trainable=trainable)
         self.units = check_int("units", units)
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool("use_bias", use_bias)
         self._resolve(kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
                       kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
                       kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)

@@ -15,7 +15,7 @@ from kconv import constraints as constraints_lib
 from kconv import initializers, naming, regularizers, serialization
 from kconv import padding as pad_math
 from kconv import symbolic
-from kconv.validation import InputTooSmallError, invalid_type, shape_tuple
+from kconv.validation import InputTooSmallError, check_bool, invalid_type, shape_tuple
 
 
 _RESOLVERS = {"initializer": initializers.get, "regularizer": regularizers.get,
@@ -102,7 +102,7 @@ class Layer(nn.Module):
         self.built = False
         self.build_shape = None
         self.output_shape = None
-        self._trainable = bool(trainable)
+        self._trainable = check_bool("trainable", trainable)
         self._weight_specs = {}
         self._activity_loss = None
         self._input_axes = {}  # {axis: size} pinned by build(), checked on every call
@@ -160,10 +160,11 @@ class Layer(nn.Module):
 
     @trainable.setter
     def trainable(self, value):
+        value = check_bool("trainable", value)
         for layer in self._layers():
-            layer._trainable = bool(value)
+            layer._trainable = value
             for p in layer.parameters(recurse=False):
-                p.requires_grad_(bool(value))
+                p.requires_grad_(value)
 
     def _layers(self):
         return [m for m in self.modules() if isinstance(m, Layer)]
@@ -340,7 +341,22 @@ class Layer(nn.Module):
         self._check_shape(shape)
         if not self.built:
             self._build_from(x)
-        return self._regularize_activity(self.call(x))
+        return self._regularize_activity(self.call(self._cast_input(x)))
+
+    def _cast_input(self, x):
+        """Keras's input conversion: floating inputs take the dtype of the layer's weights
+        (float64 NumPy data, say; not inside ``torch.autocast``, which picks its own);
+        integer or bool inputs into a layer with weights are refused clearly."""
+        weight = next(iter(self._parameters.values()), None)
+        if weight is None or x.dtype == weight.dtype:
+            return x
+        if not (x.is_floating_point() or x.is_complex()):
+            raise self._error(f"expects floating-point inputs; received {x.dtype} (scale "
+                              f"integer images to floats first, e.g. x.float() / 255)",
+                              TypeError)
+        if torch.is_autocast_enabled(x.device.type):
+            return x
+        return x.to(weight.dtype)
 
     def _forward_structure(self, inputs):
         """A call on symbolic tensors (records a graph node) or on a list of tensors."""
@@ -352,7 +368,8 @@ class Layer(nn.Module):
                                "mix)", inputs)
         inputs = list(inputs)
         if not self.built:
-            self._build_from(inputs[0], [(None,) + tuple(t.shape[1:]) for t in inputs])
+            self._build_from(inputs[0], [(None,) + tuple(t.shape[1:]) for t in inputs],
+                             [tuple(t.shape) for t in inputs])
         return self._regularize_activity(self.call(inputs))
 
     def _regularize_activity(self, y):
@@ -361,8 +378,22 @@ class Layer(nn.Module):
             self._activity_loss = penalty / y.shape[0] if y.ndim > 0 else penalty
         return y
 
-    def _build_from(self, x, shape=None):
-        self.build_for((None,) + tuple(x.shape[1:]) if shape is None else shape)
+    def _build_from(self, x, shape=None, received=None):
+        """Build for a first batch ``x`` (or for ``shape``, the batch-free shapes of a list
+        of inputs whose actual shapes are ``received``)."""
+        shape = (None,) + tuple(x.shape[1:]) if shape is None else shape
+        received = tuple(x.shape) if received is None else received
+        try:
+            self.build_for(shape)
+        except ValueError as error:
+            # Messages name the shapes received (as Keras's do), not the batch-free ones.
+            message = str(error).replace(str(shape), str(received))
+            if isinstance(shape, list):  # shapes named one by one
+                for one, actual in zip(shape, received):
+                    message = message.replace(str(one), str(actual))
+            if message == str(error):
+                raise
+            raise type(error)(message) from None
         self.to(x.device)
 
     def call(self, x):

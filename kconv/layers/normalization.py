@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from kconv.layers.layer import Layer
-from kconv.validation import check_float, invalid_type, is_int
+from kconv.validation import check_bool, check_float, invalid_type, is_int
 
 
 class BatchNormalization(Layer):
@@ -44,8 +44,8 @@ class BatchNormalization(Layer):
         self.axis = int(axis)
         self.momentum = check_float("momentum", momentum, minimum=0.0, maximum=1.0)
         self.epsilon = check_float("epsilon", epsilon, minimum=0.0, strict_minimum=True)
-        self.center = bool(center)
-        self.scale = bool(scale)
+        self.center = check_bool("center", center)
+        self.scale = check_bool("scale", scale)
         self._resolve(beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
                       moving_mean_initializer=moving_mean_initializer,
                       moving_variance_initializer=moving_variance_initializer,

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from kconv import config
 from kconv import padding as pad_math
 from kconv.layers.layer import Layer
-from kconv.validation import int_tuple
+from kconv.validation import check_bool, int_tuple
 
 
 class _Pooling2D(Layer):
@@ -110,7 +110,7 @@ class _GlobalPooling2D(Layer):
                  trainable=True):
         super().__init__(input_shape=input_shape, name=name, trainable=trainable)
         self.data_format = config.standardize_data_format(data_format)
-        self.keepdims = bool(keepdims)
+        self.keepdims = check_bool("keepdims", keepdims)
 
     @property
     def _axes(self):

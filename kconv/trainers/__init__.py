@@ -7,7 +7,8 @@ and the comparison of several runs."""
 import importlib
 
 _LAZY = {"ClassifierModule": "classifier", "KerasModule": "engine", "EpochSeed": "callbacks",
-         "History": "callbacks", "classification_report": "report",
+         "History": "callbacks", "StopOnDivergence": "callbacks", "Diverged": "errors",
+         "AtomicCheckpointIO": "checkpoints", "classification_report": "report",
          "read_history": "comparison", "summarize": "comparison",
          "write_comparison": "comparison"}
 

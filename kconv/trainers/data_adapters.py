@@ -245,7 +245,7 @@ def adapt(x, y=None, sample_weight=None, *, batch_size=None, shuffle=False, step
             for training, an impossible ``class_weight``.
     """
     if x is None:
-        raise invalid_value("x", "training data (arrays, a DataLoader or a generator)", x)
+        raise invalid_value("x", "input data (arrays, a DataLoader or a generator)", x)
     if _is_array_structure(x) or isinstance(x, (list, int, float)):
         if mode != "predict" and y is None:
             raise ValueError(f"`{mode}` received x but no y: with arrays, targets are "
@@ -326,7 +326,9 @@ def validation_tuple(validation_data):
     if isinstance(validation_data, (list, tuple)) and validation_data and \
             _is_array_structure(validation_data[0]):
         if not 2 <= len(validation_data) <= 3:
-            raise ValueError(f"validation_data must be (x, y) or (x, y, sample_weight); "
-                             f"received {len(validation_data)} items")
+            raise ValueError(f"Invalid value for argument `validation_data`: expected (x, y) "
+                             f"or (x, y, sample_weight). Received: a "
+                             f"{type(validation_data).__name__} of {len(validation_data)} "
+                             f"item(s)")
         return tuple(validation_data) + (None,) * (3 - len(validation_data))
     return None

@@ -17,6 +17,7 @@ with warnings.catch_warnings():  # Lightning 2.6 on torch 2.14 warns about its o
 from kconv.callbacks import CallbackList, History
 from kconv.models.training import _Logs, _to
 from kconv.trainers import data_adapters
+from kconv.validation import check_int, invalid_value
 
 
 class KerasModule(L.LightningModule):
@@ -143,10 +144,10 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
             source, val_y, val_w, batch_size=validation_batch_size or batch_size,
             steps=validation_steps, argument="validation_steps", mode="evaluate")
         validation = (val_epochs, _check_freq(validation_freq))
-    epochs, initial_epoch = int(epochs), int(initial_epoch)
-    if initial_epoch < 0 or epochs < initial_epoch:
-        raise ValueError(f"epochs ({epochs}) must be at least initial_epoch "
-                         f"({initial_epoch}) >= 0")
+    initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
+    epochs = check_int("epochs", epochs, minimum=0)
+    if epochs < initial_epoch:
+        raise invalid_value("epochs", f"an int >= initial_epoch ({initial_epoch})", epochs)
     callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                  model=model, verbose=verbose, epochs=epochs,
                                  steps=len(train), mode="fit")

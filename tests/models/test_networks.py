@@ -93,3 +93,22 @@ def test_unknown_model_lists_the_names():
 def test_registering_a_name_twice_fails():
     with pytest.raises(ValueError, match="already registered"):
         models.register("mnist_cnn")(lambda: None)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"classes": 0}, ValueError,
+     "Invalid value for argument `classes`: expected an int >= 2. Received: classes=0"),
+    ({"classes": 2.5}, TypeError,
+     "Invalid type for argument `classes`: expected an int. Received: classes=2.5 of type "
+     "float"),
+    ({"input_shape": (28, 28)}, ValueError,
+     "Invalid value for argument `input_shape`: expected (height, width, channels): three "
+     "positive ints. Received: input_shape=(28, 28)"),
+    ({"input_shape": (28, 0, 1)}, ValueError,
+     "Invalid value for argument `input_shape`: expected (height, width, channels): three "
+     "positive ints. Received: input_shape=(28, 0, 1)"),
+])
+def test_builders_check_classes_and_input_shape_by_name(kwargs, error, message):
+    with pytest.raises(error) as info:
+        models.get_model("mnist_cnn", **kwargs)
+    assert str(info.value) == message

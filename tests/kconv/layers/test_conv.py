@@ -200,7 +200,7 @@ def test_groups_must_divide_input_channels():
     assert str(info.value) == (
         "Layer 'g' (Conv2D): the number of input channels must be evenly divisible by the "
         "number of groups. Received groups=2, but the input has 3 channels (full input shape is "
-        "(None, 5, 5, 3)).")
+        "(1, 5, 5, 3)).")
 
 
 def test_channels_first_follows_global_default(tmp_path, monkeypatch):

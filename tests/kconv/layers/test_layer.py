@@ -83,3 +83,48 @@ def test_too_small_inputs_raise_one_typed_error_for_every_window_layer():
     with pytest.raises(InputTooSmallError):
         model.add(Conv2D(1, 3))
     assert len(model) == 1 and model.output_shape == (None, 2, 2, 1)  # unchanged
+
+
+MISUSES = [
+    (lambda L: L.Dense(2, use_bias="False"), TypeError,
+     "Invalid type for argument `use_bias`: expected a bool (True or False). Received: "
+     "use_bias='False' of type str"),
+    (lambda L: L.Conv2D(2, 3, use_bias=1), TypeError,
+     "Invalid type for argument `use_bias`: expected a bool (True or False). Received: "
+     "use_bias=1 of type int"),
+    (lambda L: L.BatchNormalization(center="yes"), TypeError,
+     "Invalid type for argument `center`: expected a bool (True or False). Received: "
+     "center='yes' of type str"),
+    (lambda L: L.GlobalMaxPooling2D(keepdims=None), TypeError,
+     "Invalid type for argument `keepdims`: expected a bool (True or False). Received: "
+     "keepdims=None of type NoneType"),
+    (lambda L: L.Dense(2, trainable="no"), TypeError,
+     "Invalid type for argument `trainable`: expected a bool (True or False). Received: "
+     "trainable='no' of type str"),
+    (lambda L: L.Conv2D(2, 3, name="c")(torch.zeros(1, 5, 5, 3, dtype=torch.uint8)), TypeError,
+     "Layer 'c' (Conv2D): expects floating-point inputs; received torch.uint8 (scale integer "
+     "images to floats first, e.g. x.float() / 255)"),
+    (lambda L: L.Conv2D(2, 3, name="c")(torch.zeros(1, 2, 2, 3)), ValueError,
+     "Layer 'c' (Conv2D): computed output size would be zero or negative. Received inputs "
+     "shape=(1, 2, 2, 3), kernel_size=(3, 3), strides=(1, 1), padding=valid."),
+    (lambda L: L.BatchNormalization(axis=5, name="bn")(torch.zeros(2, 3, 3, 4)), ValueError,
+     "Layer 'bn' (BatchNormalization): axis 5 is out of range for an input of shape "
+     "(2, 3, 3, 4)"),
+]
+
+
+@pytest.mark.parametrize("make, error, message", MISUSES)
+def test_misuse_is_one_exact_message(make, error, message):
+    with pytest.raises(error) as info:
+        make(kconv.layers)
+    assert str(info.value) == message
+
+
+def test_float64_inputs_take_the_layers_dtype_as_in_keras():
+    conv, dense = kconv.layers.Conv2D(2, 3), kconv.layers.Dense(3)
+    x = torch.rand(2, 5, 5, 1, dtype=torch.float64)
+    assert conv(x).dtype == torch.float32 and dense(x.reshape(2, -1)).dtype == torch.float32
+    expected = conv(x.float())
+    assert torch.equal(conv(x), expected)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast decides there
+        assert conv(x.float()).dtype == torch.bfloat16

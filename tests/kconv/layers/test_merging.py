@@ -35,7 +35,7 @@ def test_subtract_takes_exactly_two_inputs():
     with pytest.raises(ValueError) as info:
         layers.Subtract()([torch.zeros(1, 3)] * 3)
     assert str(info.value) == ("A `Subtract` layer should be called on exactly 2 inputs. "
-                               "Received: input_shape=[(None, 3), (None, 3), (None, 3)]")
+                               "Received: input_shape=[(1, 3), (1, 3), (1, 3)]")
 
 
 @pytest.mark.parametrize("axis,inputs", [(-1, [(2, 4, 4, 3), (2, 4, 4, 5)]),
@@ -54,7 +54,7 @@ def test_concatenate_refuses_mismatched_shapes():
         layers.Concatenate()([torch.zeros(2, 3, 4), torch.zeros(2, 2, 4)])
     assert str(info.value) == (
         "A `Concatenate` layer requires inputs with matching shapes except for the "
-        "concatenation axis. Received: input_shape=[(None, 3, 4), (None, 2, 4)]")
+        "concatenation axis. Received: input_shape=[(2, 3, 4), (2, 2, 4)]")
 
 
 @pytest.mark.parametrize("axes,inputs", [(1, [(3, 4), (3, 4)]), (-1, [(3, 4), (3, 4)]),
@@ -73,7 +73,7 @@ def test_dot_errors():
     with pytest.raises(ValueError) as info:
         layers.Dot(axes=1)([torch.zeros(2, 3), torch.zeros(2, 4)])
     assert str(info.value) == ("Incompatible input shapes: axis values 3 (at axis 1) != 4 (at "
-                               "axis 1). Full input shapes: (None, 3), (None, 4)")
+                               "axis 1). Full input shapes: (2, 3), (2, 4)")
     with pytest.raises(ValueError, match="Invalid value for argument `axes`"):
         layers.Dot(axes=(1, 2, 3))
     with pytest.raises(TypeError, match="Invalid type for argument `normalize`"):

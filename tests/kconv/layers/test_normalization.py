@@ -65,11 +65,15 @@ def test_batch_of_one_gives_beta():
 
 
 def test_bf16_input_is_normalized_in_float32():
+    """Under autocast, bf16 activations are normalized in float32 and stay bf16; outside
+    it, a bf16 input takes the layer's float32, as Keras casts inputs."""
     layer = BatchNormalization()
     x = torch.randn(16, 4, 4, 8)
-    y = layer(x.bfloat16())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x.bfloat16())
     assert y.dtype == torch.bfloat16
     assert torch.allclose(y.float(), BatchNormalization()(x), atol=5e-2)
+    assert BatchNormalization()(x.bfloat16()).dtype == torch.float32
 
 
 def test_state_dict_uses_torch_names():

@@ -312,3 +312,88 @@ def test_keras2_positional_metrics_and_a_users_history():
     recorder = Recorder()
     history = model.fit(x, y, epochs=1, verbose=0, callbacks=[recorder])
     assert history is recorder and set(history.history) == {"loss", "accuracy"}
+
+
+def test_fit_applies_constraints_after_every_step_as_keras():
+    k_model, model = both(lambda lib: [lib.layers.Flatten(), lib.layers.Dense(
+        4, kernel_constraint=lib.constraints.MaxNorm(0.5)), lib.layers.Dense(2)], (3, 3, 1))
+    rng = generator(2)
+    x, y = rng.random((32, 3, 3, 1)).astype("float32"), rng.random((32, 2)).astype("float32")
+    for m, lib in ((k_model, keras), (model, kconv)):
+        m.compile(lib.optimizers.SGD(learning_rate=0.5), "mse")
+    theirs = k_model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    ours = model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=1e-4)
+    kernel = model.layers[1].get_weights()[0]
+    assert np.linalg.norm(kernel, axis=0).max() <= 0.5 + 1e-6
+    np.testing.assert_allclose(kernel, to_numpy(k_model.layers[1].kernel), rtol=1e-4,
+                               atol=1e-6)
+
+
+FIT_MISUSES = [
+    (dict(epochs=-1), ValueError,
+     "Invalid value for argument `epochs`: expected an int >= 0. Received: epochs=-1"),
+    (dict(epochs=2, initial_epoch=3), ValueError,
+     "Invalid value for argument `epochs`: expected an int >= initial_epoch (3). Received: "
+     "epochs=2"),
+    (dict(batch_size=0), ValueError,
+     "Invalid value for argument `batch_size`: expected an int >= 1. Received: batch_size=0"),
+    (dict(validation_split=1.5), ValueError,
+     "Invalid value for argument `validation_split`: expected a number in [0.0, 1.0]. "
+     "Received: validation_split=1.5"),
+    (dict(shuffle="yes"), ValueError,
+     "Invalid value for argument `shuffle`: expected True, False or 'batch'. Received: "
+     "shuffle='yes'"),
+    (dict(class_weight=[1, 2]), TypeError,
+     "Invalid type for argument `class_weight`: expected a dict of class index -> weight. "
+     "Received: class_weight=[1, 2] of type list"),
+    (dict(validation_freq=0, validation_data="VAL"), ValueError,
+     "Invalid value for argument `validation_freq`: expected an integer >= 1. Received: "
+     "validation_freq=0"),
+    (dict(callbacks=[print]), TypeError,
+     "Invalid type for argument `callbacks`: expected kconv.callbacks.Callback instances. "
+     "Received: callbacks=<built-in function print> of type builtin_function_or_method"),
+    (dict(steps_per_epoch=0), ValueError,
+     "Invalid value for argument `steps_per_epoch`: expected an int >= 1. Received: "
+     "steps_per_epoch=0"),
+    (dict(validation_data=("X",)), ValueError,
+     "Invalid value for argument `validation_data`: expected (x, y) or (x, y, "
+     "sample_weight). Received: a tuple of 1 item(s)"),
+    (dict(y=None), ValueError,
+     "`fit` received x but no y: with arrays, targets are passed as y (or x is a generator "
+     "of (x, y) batches)"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, message", FIT_MISUSES)
+def test_fit_misuse_is_one_exact_message(kwargs, error, message):
+    model = kconv.Sequential([kconv.Input((4,)), kconv.layers.Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x, y = generator(3).random((8, 4)).astype("float32"), np.arange(8) % 2
+    kwargs = {key: (x, y) if value == "VAL" else (x,) if value == ("X",) else value
+              for key, value in kwargs.items()}
+    kwargs = {"y": y, **kwargs}
+    with pytest.raises(error) as info:
+        model.fit(x, verbose=0, **kwargs)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(metrics="accuracy"), TypeError,
+     "Invalid type for argument `metrics`: expected a list of metrics (or a dict by output "
+     "name). Received: metrics='accuracy' of type str"),
+    (dict(loss_weights=[1, 2]), ValueError,
+     "Invalid value for argument `loss_weights`: expected one entry per output (1). "
+     "Received: loss_weights=[1, 2]"),
+    (dict(loss=3), TypeError,
+     "Invalid type for argument `loss`: expected a loss name, a Loss or a callable. "
+     "Received: loss=3 of type int"),
+    (dict(jit_compile="yes"), ValueError,
+     "Invalid value for argument `jit_compile`: expected True, False or 'auto'. Received: "
+     "jit_compile='yes'"),
+])
+def test_compile_misuse_is_one_exact_message(kwargs, error, message):
+    model = kconv.Sequential([kconv.Input((4,)), kconv.layers.Dense(2, activation="softmax")])
+    with pytest.raises(error) as info:
+        model.compile(**{"optimizer": "adam", "loss": "mse", **kwargs})
+    assert str(info.value) == message

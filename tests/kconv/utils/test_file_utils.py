@@ -36,3 +36,38 @@ def test_the_temporary_lives_beside_the_target(tmp_path):
         assert os.path.dirname(tmp) == str(tmp_path)
         open(tmp, "wb").close()
     assert (tmp_path / "x.bin").exists()
+
+
+def test_folder_lock_one_holder_takeover_and_cleanup(tmp_path):
+    import socket
+    import subprocess
+
+    from kconv.utils.file_utils import FolderInUseError, folder_lock
+
+    folder = tmp_path / "run"
+    with folder_lock(folder) as lock:
+        assert open(lock).read().split() == [str(os.getpid()), socket.gethostname()]
+    assert not folder.exists()  # made for the run, left empty: removed again
+
+    folder.mkdir()
+    (folder / "keep.txt").write_text("results")
+    (folder / "sub").mkdir()
+    (folder / "sub" / ".tmp-x-last.ckpt").write_text("half")
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        (folder / ".lock").write_text(f"{live.pid} {socket.gethostname()}\n")
+        with pytest.raises(FolderInUseError, match=f"in use by another run \\(process "
+                                                   f"{live.pid}\\)"):
+            with folder_lock(folder):
+                pass
+        assert (folder / "sub" / ".tmp-x-last.ckpt").exists()  # not touched while held
+    finally:
+        live.kill()
+        live.wait()
+    with folder_lock(folder):  # its process is gone: taken over, leftovers removed
+        assert not (folder / "sub" / ".tmp-x-last.ckpt").exists()
+    assert sorted(os.listdir(folder)) == ["keep.txt", "sub"]
+    (folder / ".lock").write_text("123 another-host\n")
+    with pytest.raises(FolderInUseError, match="on host another-host"):
+        with folder_lock(folder):
+            pass
