@@ -124,9 +124,11 @@ def from_channels_first(y, data_format):
     return y.movedim(1, -1) if data_format == "channels_last" else y
 
 
-def check_padding(padding):
-    """'valid' or 'same', case-insensitive, as Keras's ``standardize_padding``."""
-    return check_choice("padding", padding, ("valid", "same"), lower=True)
+def check_padding(padding, allow_causal=False):
+    """'valid' or 'same' (and 'causal' where allowed: Conv1D), case-insensitive, as Keras's
+    ``standardize_padding``."""
+    choices = ("valid", "same", "causal") if allow_causal else ("valid", "same")
+    return check_choice("padding", padding, choices, lower=True)
 
 
 __all__ = ["config_path", "image_data_format", "set_image_data_format", "epsilon",

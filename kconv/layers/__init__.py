@@ -1,6 +1,6 @@
 """kconv layers: Keras arguments and numerics, torch parameters and modules."""
 
-from kconv.layers.conv import Conv2D
+from kconv.layers.conv import Conv1D, Conv2D, Conv3D
 from kconv.layers.core import Activation, Dropout, Flatten
 from kconv.layers.input_layer import Input, InputLayer
 from kconv.layers.dense import Dense
@@ -12,13 +12,16 @@ from kconv.layers.normalization import BatchNormalization
 from kconv.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
                                   MaxPooling2D)
 
+Convolution1D = Conv1D
 Convolution2D = Conv2D
+Convolution3D = Conv3D
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
 
-__all__ = ["Layer", "WeightSpec", "Conv2D", "Convolution2D", "Dense", "Activation", "Dropout",
+__all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
+           "Convolution2D", "Convolution3D", "Dense", "Activation", "Dropout",
            "Flatten", "Input", "InputLayer", "MaxPooling2D", "MaxPool2D", "AveragePooling2D",
            "AvgPool2D",
            "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPooling2D",

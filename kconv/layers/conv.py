@@ -1,61 +1,77 @@
-"""``Conv2D``: Keras's 2-D convolution with torch's ``nn.Conv2d`` parameter layout."""
+"""Keras's convolutions of every rank (``Conv1D``, ``Conv2D``, ``Conv3D``) as one
+rank-generic layer, with torch's ``nn.ConvNd`` parameter layout."""
 
 import torch.nn.functional as F
 
 from kconv import activations, config
 from kconv import padding as pad_math
-from kconv.layers.layer import KERNEL_BIAS_KEYS, Layer, hwio_to_oihw, oihw_to_hwio
+from kconv.layers.layer import KERNEL_BIAS_KEYS, Layer
 from kconv.validation import check_bool, check_int, int_tuple, invalid_value
 
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
-class Conv2D(Layer):
-    """2-D convolution with Keras arguments and TensorFlow-exact 'same' padding.
 
-    Parameters are stored like ``nn.Conv2d``: ``weight`` (filters, in/groups, kh, kw) and
-    ``bias`` (filters,). Inputs are (N, H, W, C) for 'channels_last' (the default) and
-    (N, C, H, W) for 'channels_first'; channels_last inputs are convolved through a
-    zero-copy NCHW view in torch's channels_last memory format.
+def kernel_to_torch(kernel):
+    """Keras's kernel layout (*window, in, out) -> torch's (out, in, *window)."""
+    n = kernel.ndim
+    return kernel.permute(n - 1, n - 2, *range(n - 2))
+
+
+def kernel_to_keras(weight):
+    """torch's (out, in, *window) -> Keras's (*window, in, out)."""
+    return weight.permute(*range(2, weight.ndim), 1, 0)
+
+
+class BaseConv(Layer):
+    """An N-D convolution with Keras arguments and TensorFlow-exact 'same' padding (the
+    rank is the subclass's ``rank``).
+
+    Parameters are stored like ``nn.ConvNd``: ``weight`` (filters, in/groups, *kernel_size)
+    and ``bias`` (filters,). Inputs are (N, *spatial, C) for 'channels_last' (the default)
+    and (N, C, *spatial) for 'channels_first'; channels_last inputs are convolved through a
+    zero-copy channels-first view (torch's channels_last memory format).
 
     Args:
         filters: number of output channels.
-        kernel_size: int or (kh, kw).
-        strides: int or (sh, sw); > 1 together with dilation > 1 is not allowed.
-        padding: 'valid' or 'same' (case-insensitive); 'same' gives ``ceil(n / s)``
-            outputs with the odd extra pad pixel at the bottom/right, as TensorFlow.
+        kernel_size: an int or one int per spatial axis.
+        strides: an int or one per axis; > 1 together with dilation > 1 is not allowed.
+        padding: 'valid' or 'same' (case-insensitive; Conv1D also 'causal': all padding
+            before, as Keras); 'same' gives ``ceil(n / s)`` outputs with the odd extra pad
+            pixel at the end (bottom/right), as TensorFlow.
         data_format: 'channels_last', 'channels_first' or None (the global default).
-        dilation_rate: int or (dh, dw).
+        dilation_rate: an int or one per axis.
         groups: number of channel groups; divides ``filters`` and the input channels.
         activation: an activation name or callable; None is linear.
         use_bias: whether to add a bias.
         kernel_initializer, bias_initializer: initializer identifiers (Keras defaults
-            'glorot_uniform' and 'zeros'), applied in Keras's HWIO layout.
+            'glorot_uniform' and 'zeros'), applied in Keras's (*window, in, out) layout.
         kernel_regularizer, bias_regularizer, activity_regularizer: regularizers.
-        kernel_constraint, bias_constraint: constraints (axes refer to HWIO).
+        kernel_constraint, bias_constraint: constraints (axes refer to Keras's layout).
         input_shape, name, trainable: see :class:`~kconv.layers.Layer`.
 
     Raises:
         ValueError, TypeError: for invalid arguments, naming the argument.
-
-    Example:
-        >>> conv = Conv2D(32, 3, strides=2, padding="same", kernel_initializer="he_normal")
-        >>> conv(torch.zeros(8, 45, 45, 16)).shape
-        torch.Size([8, 23, 23, 32])
     """
 
-    input_ndim = 4
+    rank = None
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
-                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
+    @property
+    def input_ndim(self):
+        return self.rank + 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, *, input_shape=None, name=None,
                  trainable=True):
         super().__init__(activity_regularizer=activity_regularizer, input_shape=input_shape,
                          name=name, trainable=trainable)
-        self.kernel_size = int_tuple("kernel_size", kernel_size, 2)
-        self.strides = int_tuple("strides", strides, 2)
-        self.dilation_rate = int_tuple("dilation_rate", dilation_rate, 2)
-        self.padding = config.check_padding(padding)
+        rank = self.rank
+        self.kernel_size = int_tuple("kernel_size", kernel_size, rank)
+        self.strides = int_tuple("strides", strides, rank)
+        self.dilation_rate = int_tuple("dilation_rate", dilation_rate, rank)
+        self.padding = config.check_padding(padding, allow_causal=rank == 1)
         self.data_format = config.standardize_data_format(data_format)
         self.activation = activations.get(activation)
         self._resolve(kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
@@ -67,7 +83,8 @@ class Conv2D(Layer):
         if self.filters % self.groups:
             raise invalid_value("filters", f"a multiple of groups={self.groups}", filters)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise invalid_value("dilation_rate", "(1, 1) when strides > 1", dilation_rate)
+            raise invalid_value("dilation_rate", f"{(1,) * rank} when strides > 1",
+                                dilation_rate)
         self.in_channels = None
         self.bias = None
         self._span = tuple(pad_math.effective_kernel(k, d)
@@ -83,11 +100,10 @@ class Conv2D(Layer):
                               f"{tuple(input_shape)}).")
         self._output_size(input_shape)
         self.in_channels = channels
-        kh, kw = self.kernel_size
-        self.add_weight("weight", (kh, kw, channels // self.groups, self.filters),
+        self.add_weight("weight", (*self.kernel_size, channels // self.groups, self.filters),
                         self.kernel_initializer, regularizer=self.kernel_regularizer,
-                        constraint=self.kernel_constraint, to_keras=oihw_to_hwio,
-                        from_keras=hwio_to_oihw)
+                        constraint=self.kernel_constraint, to_keras=kernel_to_keras,
+                        from_keras=kernel_to_torch)
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer,
                             regularizer=self.bias_regularizer, constraint=self.bias_constraint)
@@ -106,11 +122,12 @@ class Conv2D(Layer):
 
     def pre_activation(self, x):
         """The convolution output before the activation."""
-        x = config.to_channels_first(x, self.data_format)  # NHWC -> channels_last NCHW view
+        x = config.to_channels_first(x, self.data_format)  # a view (channels_last memory)
         return config.from_channels_first(self._convolve(x), self.data_format)
 
     def channels_first_output(self, shapes):
-        if self.data_format == "channels_last" and activations.is_elementwise(self.activation):
+        if self.rank == 2 and self.data_format == "channels_last" and \
+                activations.is_elementwise(self.activation):
             return True
         return None
 
@@ -119,17 +136,20 @@ class Conv2D(Layer):
 
     def _convolve(self, x):
         """The convolution of a channels-first view, padded as TensorFlow pads."""
-        size = tuple(x.shape[-2:])
-        if self.padding == "valid" and (size[0] < self._span[0] or size[1] < self._span[1]):
+        size = tuple(x.shape[2:])
+        if self.padding == "valid" and any(n < k for n, k in zip(size, self._span)):
             self._output_size(tuple(config.from_channels_first(x, self.data_format).shape))
-        native, explicit = (0, 0), None
+        native, explicit = (0,) * self.rank, None
         if self.padding == "same":
             native, explicit = pad_math.same_conv_padding(size, self.kernel_size, self.strides,
                                                           self.dilation_rate)
-            if explicit is not None:
-                x = F.pad(x, explicit)
-        return F.conv2d(x, self.weight, self.bias, self.strides, native, self.dilation_rate,
-                        self.groups)
+        elif self.padding == "causal":
+            native, explicit = pad_math.torch_padding(
+                pad_math.causal_padding(self.kernel_size, self.dilation_rate))
+        if explicit is not None:
+            x = F.pad(x, explicit)
+        return _CONV[self.rank](x, self.weight, self.bias, self.strides, native,
+                                self.dilation_rate, self.groups)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
@@ -144,3 +164,38 @@ class Conv2D(Layer):
         return (f"name={self.name!r}, filters={self.filters}, kernel_size={self.kernel_size}, "
                 f"strides={self.strides}, padding={self.padding!r}, "
                 f"data_format={self.data_format!r}")
+
+
+class Conv1D(BaseConv):
+    """1-D convolution over (N, steps, C) sequences (see :class:`BaseConv`); ``padding`` may
+    also be 'causal' (output t sees inputs up to t only).
+
+    Example:
+        >>> Conv1D(8, 3, padding="causal", dilation_rate=2)(torch.zeros(4, 50, 6)).shape
+        torch.Size([4, 50, 8])
+    """
+
+    rank = 1
+
+
+class Conv2D(BaseConv):
+    """2-D convolution over (N, H, W, C) images (see :class:`BaseConv`).
+
+    Example:
+        >>> conv = Conv2D(32, 3, strides=2, padding="same", kernel_initializer="he_normal")
+        >>> conv(torch.zeros(8, 45, 45, 16)).shape
+        torch.Size([8, 23, 23, 32])
+    """
+
+    rank = 2
+
+
+class Conv3D(BaseConv):
+    """3-D convolution over (N, D, H, W, C) volumes (see :class:`BaseConv`).
+
+    Example:
+        >>> Conv3D(4, 3, padding="same")(torch.zeros(2, 5, 9, 9, 1)).shape
+        torch.Size([2, 5, 9, 9, 4])
+    """
+
+    rank = 3

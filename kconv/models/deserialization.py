@@ -15,13 +15,15 @@ from kconv.models.sequential import Sequential
 from kconv.symbolic import KerasTensor
 
 LAYER_CLASSES = {cls.__name__: cls for cls in (
-    layers_lib.Conv2D, layers_lib.Dense, layers_lib.Activation, layers_lib.Dropout,
+    layers_lib.Conv1D, layers_lib.Conv2D, layers_lib.Conv3D, layers_lib.Dense,
+    layers_lib.Activation, layers_lib.Dropout,
     layers_lib.Flatten, layers_lib.MaxPooling2D, layers_lib.AveragePooling2D,
     layers_lib.GlobalAveragePooling2D, layers_lib.GlobalMaxPooling2D,
     layers_lib.BatchNormalization, layers_lib.Add, layers_lib.Subtract, layers_lib.Multiply,
     layers_lib.Average, layers_lib.Maximum, layers_lib.Minimum, layers_lib.Concatenate,
     layers_lib.Dot)}
-LAYER_CLASSES.update({"Convolution2D": layers_lib.Conv2D, "MaxPool2D": layers_lib.MaxPooling2D,
+LAYER_CLASSES.update({"Convolution1D": layers_lib.Conv1D, "Convolution2D": layers_lib.Conv2D,
+                      "Convolution3D": layers_lib.Conv3D, "MaxPool2D": layers_lib.MaxPooling2D,
                       "AvgPool2D": layers_lib.AveragePooling2D})
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 _KERAS_MODULES = ("keras", "keras.layers", "keras.initializers", "keras.regularizers",

@@ -305,3 +305,35 @@ def test_clone_model_has_the_architecture_and_fresh_weights():
     ins = [torch.from_numpy(x) for x in xs]
     for a, b in zip(clone(ins), model(ins)):
         assert torch.allclose(a, b)
+
+
+@pytest.mark.parametrize("ext", [".keras", ".h5"])
+def test_conv1d_and_conv3d_networks_saved_by_keras_open(ext, tmp_path):
+    L = keras.layers
+    keras.utils.set_random_seed(4)
+    for shape, body in (((20, 3), [L.Conv1D(4, 3, padding="causal", dilation_rate=2),
+                                   L.Conv1D(6, 3, strides=2, padding="same", groups=2),
+                                   L.Flatten(), L.Dense(2)]),
+                        ((5, 6, 6, 2), [L.Conv3D(4, 2, padding="same", activation="relu"),
+                                        L.Conv3D(3, (1, 3, 3), strides=(1, 2, 2)),
+                                        L.Flatten(), L.Dense(2)])):
+        k_model = keras.Sequential([keras.Input(shape)] + body)
+        path = tmp_path / f"model{len(shape)}{ext}"
+        k_model.save(path)
+        model = kconv.models.load_model(path).eval()
+        x = np.random.default_rng(1).standard_normal((2,) + shape).astype("float32")
+        np.testing.assert_allclose(model(torch.from_numpy(x)).detach().numpy(),
+                                   to_numpy(k_model(x)), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("ext", [".keras", ".h5"])
+def test_a_functional_file_with_a_lambda_is_refused_in_one_line(ext, tmp_path):
+    inputs = keras.Input((4,))
+    x = keras.layers.Lambda(lambda t: t * 2, name="double")(keras.layers.Dense(3)(inputs))
+    path = tmp_path / f"lambda{ext}"
+    keras.Model(inputs, keras.layers.Dense(2)(x)).save(path)
+    with pytest.raises(ValueError) as info:
+        kconv.models.load_model(path)
+    message = str(info.value)
+    assert "\n" not in message and "Lambda 'double'" in message
+    assert "kconv has no Lambda layer" in message

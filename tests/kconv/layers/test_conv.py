@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from kconv import initializers
-from kconv.layers import Conv2D
+from kconv.layers import Conv1D, Conv2D, Conv3D
 from kconv.validation import InputTooSmallError
 from tests.keras_oracle import assert_close, copy_from_keras, keras_call
 
@@ -222,3 +222,73 @@ def test_reset_parameters_redraws_from_the_initializers():
         layer.bias.zero_()
     layer.reset_parameters()
     assert torch.equal(layer.weight, first) and torch.equal(layer.bias, torch.ones(4))
+
+
+def _rank_configs(rank, count, seed):
+    """Random Conv1D/Conv3D configurations in the style of ``_configs`` (sizes 1 and odd
+    included, every padding, strides or dilations, both formats, groups)."""
+    rng = random.Random(seed)
+    paddings = ["valid", "same", "causal"] if rank == 1 else ["valid", "same"]
+    out = []
+    for i in range(count):
+        k = tuple(rng.randint(1, 5 if rank == 1 else 3) for _ in range(rank))
+        strided = rng.random() < 0.5
+        s = tuple(rng.randint(1, 3) for _ in range(rank)) if strided else (1,) * rank
+        d = (1,) * rank if strided else tuple(rng.randint(1, 3) for _ in range(rank))
+        pad = paddings[i % len(paddings)]
+        span = [(kk - 1) * dd + 1 for kk, dd in zip(k, d)]
+        size = tuple(rng.randint(sp if pad == "valid" else 1, sp + (9 if rank == 1 else 3))
+                     for sp in span)
+        groups = rng.choice([1, 2])
+        out.append(dict(kernel_size=k, strides=s, dilation_rate=d, groups=groups, padding=pad,
+                        data_format=rng.choice(["channels_last", "channels_first"]),
+                        size=size, batch=rng.choice([1, 2]), in_ch=groups * rng.randint(1, 2),
+                        filters=groups * rng.randint(1, 3)))
+    return out
+
+
+RANKED = [(Conv1D, cfg) for cfg in _rank_configs(1, 30, 7)] + \
+    [(Conv3D, cfg) for cfg in _rank_configs(3, 14, 8)]
+
+
+@pytest.mark.parametrize("cls, cfg", RANKED, ids=lambda c: c.__name__ if isinstance(c, type)
+                         else "-".join(str(c[k]) for k in ("kernel_size", "strides",
+                                                           "dilation_rate", "groups",
+                                                           "padding", "data_format", "size")))
+def test_conv1d_and_conv3d_match_keras(cls, cfg):
+    args = {k: cfg[k] for k in ("kernel_size", "strides", "dilation_rate", "groups", "padding",
+                                "data_format")}
+    spatial, channels = cfg["size"], cfg["in_ch"]
+    shape = (cfg["batch"], *spatial, channels) if cfg["data_format"] == "channels_last" else \
+        (cfg["batch"], channels, *spatial)
+    k_layer = getattr(keras.layers, cls.__name__)(cfg["filters"],
+                                                  bias_initializer="random_normal", **args)
+    k_layer.build(shape)
+    layer = cls(cfg["filters"], **args)
+    layer.build_for((None,) + shape[1:])
+    copy_from_keras(k_layer, layer)
+    x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    expected = keras_call(k_layer, x)
+    y = layer(torch.from_numpy(x))
+    assert tuple(y.shape) == expected.shape == tuple(k_layer.compute_output_shape(shape))
+    assert tuple(y.shape[1:]) == layer.compute_output_shape((None,) + shape[1:])[1:]
+    assert_close(y, expected)
+    assert layer.count_params() == k_layer.count_params()
+    ours, theirs = layer.get_config(), k_layer.get_config()
+    for key in ("kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups",
+                "filters"):
+        assert ours[key] == theirs[key], key
+
+
+def test_ranked_convolutions_store_torchs_layout_and_refuse_causal_elsewhere():
+    layer = Conv3D(6, (1, 2, 3), groups=2)
+    layer(torch.zeros(1, 4, 4, 4, 4))
+    reference = torch.nn.Conv3d(4, 6, (1, 2, 3), groups=2)
+    assert {k: v.shape for k, v in layer.state_dict().items()} == \
+        {k: v.shape for k, v in reference.state_dict().items()}
+    assert tuple(Conv1D(3, 2)(torch.zeros(2, 7, 5)).shape) == (2, 6, 3)
+    with pytest.raises(ValueError, match="padding.*'valid', 'same'\\). Received: "
+                                         "padding='causal'"):
+        Conv2D(3, 2, padding="causal")
+    with pytest.raises(ValueError, match="expected ndim=3, found ndim=4"):
+        Conv1D(3, 2)(torch.zeros(1, 4, 4, 2))
