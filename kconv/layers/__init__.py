@@ -1,7 +1,8 @@
 """kconv layers: Keras arguments and numerics, torch parameters and modules."""
 
 from kconv.layers.conv import Conv1D, Conv2D, Conv3D
-from kconv.layers.core import Activation, Dropout, Flatten
+from kconv.layers.advanced_activations import ELU, PReLU, LeakyReLU, ReLU, Softmax
+from kconv.layers.core import Activation, Dropout, Flatten, Rescaling
 from kconv.layers.input_layer import Input, InputLayer
 from kconv.layers.dense import Dense
 from kconv.layers.layer import Layer, WeightSpec
@@ -11,6 +12,9 @@ from kconv.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minim
 from kconv.layers.normalization import BatchNormalization
 from kconv.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
                                   MaxPooling2D)
+from kconv.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector,
+                                    Reshape, UpSampling1D, UpSampling2D, UpSampling3D,
+                                    ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 
 Convolution1D = Conv1D
 Convolution2D = Conv2D
@@ -27,4 +31,7 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPooling2D",
            "GlobalMaxPool2D", "BatchNormalization", "Add", "Subtract", "Multiply", "Average",
            "Maximum", "Minimum", "Concatenate", "Dot", "add", "subtract", "multiply", "average",
-           "maximum", "minimum", "concatenate", "dot"]
+           "maximum", "minimum", "concatenate", "dot", "ReLU", "LeakyReLU", "PReLU", "ELU",
+           "Softmax", "Rescaling", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+           "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D",
+           "UpSampling3D", "Reshape", "Permute", "RepeatVector"]

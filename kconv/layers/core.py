@@ -1,4 +1,5 @@
-"""Layers without weights: ``Activation``, ``Dropout`` and ``Flatten``; this is also Keras 2's
+"""Layers without weights: ``Activation``, ``Dropout``, ``Flatten`` and ``Rescaling``; this is
+also Keras 2's
 ``keras.layers.core`` import path, so ``Dense`` and ``Input`` are importable from here."""
 
 import math
@@ -117,3 +118,24 @@ class Flatten(Layer):
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
+
+
+class Rescaling(Layer):
+    """``x * scale + offset`` (e.g. ``Rescaling(1 / 255)`` for images); integer inputs
+    become float32 first, as Keras casts them."""
+
+    def __init__(self, scale, offset=0.0, *, input_shape=None, name=None, trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.scale = check_float("scale", scale)
+        self.offset = check_float("offset", offset)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def call(self, x):
+        if not x.is_floating_point():
+            x = x.float()
+        return x * self.scale + self.offset
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}

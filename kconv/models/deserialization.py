@@ -21,7 +21,12 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     layers_lib.GlobalAveragePooling2D, layers_lib.GlobalMaxPooling2D,
     layers_lib.BatchNormalization, layers_lib.Add, layers_lib.Subtract, layers_lib.Multiply,
     layers_lib.Average, layers_lib.Maximum, layers_lib.Minimum, layers_lib.Concatenate,
-    layers_lib.Dot)}
+    layers_lib.Dot, layers_lib.ReLU, layers_lib.LeakyReLU, layers_lib.PReLU, layers_lib.ELU,
+    layers_lib.Softmax, layers_lib.Rescaling, layers_lib.ZeroPadding1D,
+    layers_lib.ZeroPadding2D, layers_lib.ZeroPadding3D, layers_lib.Cropping1D,
+    layers_lib.Cropping2D, layers_lib.Cropping3D, layers_lib.UpSampling1D,
+    layers_lib.UpSampling2D, layers_lib.UpSampling3D, layers_lib.Reshape, layers_lib.Permute,
+    layers_lib.RepeatVector)}
 LAYER_CLASSES.update({"Convolution1D": layers_lib.Conv1D, "Convolution2D": layers_lib.Conv2D,
                       "Convolution3D": layers_lib.Conv3D, "MaxPool2D": layers_lib.MaxPooling2D,
                       "AvgPool2D": layers_lib.AveragePooling2D})
