@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from kconv import config
 from kconv.layers.conv import Conv2D
 from kconv.layers.core import Flatten
-from kconv.layers.pooling import _GlobalPooling2D, _Pooling2D
+from kconv.layers.pooling import _GlobalPooling, _Pooling
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,14 @@ def receptive_field(model):
         window = None
         if isinstance(layer, Conv2D):
             window = (layer.kernel_size, layer.strides, layer.dilation_rate)
-        elif isinstance(layer, _Pooling2D):
+        elif isinstance(layer, _Pooling) and layer.rank == 2:
             window = (layer.pool_size, layer.strides, (1, 1))
         if window is not None and not mixed:
             kernel, strides, dilation = window
             size = tuple(r + d * (k - 1) * j for r, k, d, j in zip(size, kernel, dilation, jump))
             jump = tuple(j * s for j, s in zip(jump, strides))
             grid = _spatial(layer.output_shape, layer.data_format)
-        elif isinstance(layer, (Flatten, _GlobalPooling2D)) and not mixed:
+        elif isinstance(layer, (Flatten, _GlobalPooling)) and not mixed:
             size = tuple(r + (n - 1) * j for r, n, j in zip(size, grid, jump))
             mixed = True
         seen = tuple(min(r, n) for r, n in zip(size, image))

@@ -10,8 +10,11 @@ from kconv.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minim
                                   Subtract, add, average, concatenate, dot, maximum, minimum,
                                   multiply, subtract)
 from kconv.layers.normalization import BatchNormalization
-from kconv.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
-                                  MaxPooling2D)
+from kconv.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
+                                  GlobalAveragePooling1D, GlobalAveragePooling2D,
+                                  GlobalAveragePooling3D, GlobalMaxPooling1D,
+                                  GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
+                                  MaxPooling2D, MaxPooling3D)
 from kconv.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector,
                                     Reshape, UpSampling1D, UpSampling2D, UpSampling3D,
                                     ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
@@ -19,10 +22,12 @@ from kconv.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute,
 Convolution1D = Conv1D
 Convolution2D = Conv2D
 Convolution3D = Conv3D
-MaxPool2D = MaxPooling2D
-AvgPool2D = AveragePooling2D
-GlobalAvgPool2D = GlobalAveragePooling2D
-GlobalMaxPool2D = GlobalMaxPooling2D
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
+GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (
+    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D)
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = (
+    GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D)
 
 __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "Convolution2D", "Convolution3D", "Dense", "Activation", "Dropout",
@@ -34,4 +39,8 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "maximum", "minimum", "concatenate", "dot", "ReLU", "LeakyReLU", "PReLU", "ELU",
            "Softmax", "Rescaling", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
            "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D",
-           "UpSampling3D", "Reshape", "Permute", "RepeatVector"]
+           "UpSampling3D", "Reshape", "Permute", "RepeatVector", "MaxPooling1D", "MaxPooling3D",
+           "AveragePooling1D", "AveragePooling3D", "GlobalAveragePooling1D",
+           "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling3D", "MaxPool1D",
+           "MaxPool3D", "AvgPool1D", "AvgPool3D", "GlobalAvgPool1D", "GlobalAvgPool3D",
+           "GlobalMaxPool1D", "GlobalMaxPool3D"]

@@ -26,7 +26,10 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     layers_lib.ZeroPadding2D, layers_lib.ZeroPadding3D, layers_lib.Cropping1D,
     layers_lib.Cropping2D, layers_lib.Cropping3D, layers_lib.UpSampling1D,
     layers_lib.UpSampling2D, layers_lib.UpSampling3D, layers_lib.Reshape, layers_lib.Permute,
-    layers_lib.RepeatVector)}
+    layers_lib.RepeatVector, layers_lib.MaxPooling1D, layers_lib.MaxPooling3D,
+    layers_lib.AveragePooling1D, layers_lib.AveragePooling3D, layers_lib.GlobalAveragePooling1D,
+    layers_lib.GlobalAveragePooling3D, layers_lib.GlobalMaxPooling1D,
+    layers_lib.GlobalMaxPooling3D)}
 LAYER_CLASSES.update({"Convolution1D": layers_lib.Conv1D, "Convolution2D": layers_lib.Conv2D,
                       "Convolution3D": layers_lib.Conv3D, "MaxPool2D": layers_lib.MaxPooling2D,
                       "AvgPool2D": layers_lib.AveragePooling2D})

@@ -111,3 +111,62 @@ def test_global_pooling_matches_keras(cls, k_cls, data_format, keepdims):
     y = layer(torch.from_numpy(x))
     assert_close(y, expected)
     assert layer.compute_output_shape((None, 4, 5, 3))[1:] == expected.shape[1:]
+
+
+def tf_pool_reference_nd(x, pool, strides, pad, reduce):
+    """TensorFlow semantics for (N, *spatial, C) of any rank: padding excluded."""
+    spatial = x.shape[1:-1]
+    pads = padding.same_padding_nd(spatial, pool, strides) if pad == "same" else \
+        ((0, 0),) * len(spatial)
+    out_size = padding.conv_output_shape(spatial, pool, strides, pad)
+    out = np.zeros((x.shape[0],) + out_size + (x.shape[-1],))
+    for position in itertools.product(*(range(n) for n in out_size)):
+        index = [slice(None)]
+        for p, s, k, (before, _) in zip(position, strides, pool, pads):
+            start = p * s - before
+            index.append(slice(max(start, 0), start + k))
+        window = x[tuple(index) + (slice(None),)]
+        out[(slice(None),) + position] = reduce(window.reshape(x.shape[0], -1, x.shape[-1]),
+                                                axis=1)
+    return out
+
+
+def _nd_cases(rank, seed, count):
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(count):
+        pool = tuple(int(v) for v in rng.integers(1, 4, rank))
+        strides = tuple(int(v) for v in rng.integers(1, 4, rank))
+        pad = ("valid", "same")[i % 2]
+        size = tuple(int(k + rng.integers(0, 4)) if pad == "valid" else int(rng.integers(1, 7))
+                     for k in pool)
+        cases.append((rank, size, pool, strides, pad,
+                      ("channels_last", "channels_first")[(i // 2) % 2]))
+    return cases
+
+
+ND = _nd_cases(1, 5, 12) + _nd_cases(3, 6, 8)
+
+
+@pytest.mark.parametrize("rank, size, pool, strides, pad, data_format", ND)
+def test_1d_and_3d_pooling_match_keras_and_tensorflow(rank, size, pool, strides, pad,
+                                                      data_format):
+    import kconv
+    x = np.random.default_rng(7).standard_normal((2,) + size + (3,)).astype("float32")
+    args = dict(pool_size=pool, strides=strides, padding=pad, data_format=data_format)
+    keras_x = x if data_format == "channels_last" else np.moveaxis(x, -1, 1)
+    layer = getattr(kconv.layers, f"MaxPooling{rank}D")(**args)
+    expected = keras_call(getattr(keras.layers, f"MaxPooling{rank}D")(**args), keras_x)
+    assert_close(layer(torch.from_numpy(keras_x)), expected, atol=0)
+    average = getattr(kconv.layers, f"AveragePooling{rank}D")(**args)
+    reference = tf_pool_reference_nd(x, pool, strides, pad, np.mean)
+    if data_format == "channels_first":
+        reference = np.moveaxis(reference, -1, 1)
+    assert_close(average(torch.from_numpy(keras_x)), reference)
+    for kind, reduce in (("Average", np.mean), ("Max", np.max)):
+        for keepdims in (False, True):
+            glob = getattr(kconv.layers, f"Global{kind}Pooling{rank}D")(
+                data_format=data_format, keepdims=keepdims)
+            theirs = getattr(keras.layers, f"Global{kind}Pooling{rank}D")(
+                data_format=data_format, keepdims=keepdims)
+            assert_close(glob(torch.from_numpy(keras_x)), keras_call(theirs, keras_x))
