@@ -1,6 +1,7 @@
 """kconv layers: Keras arguments and numerics, torch parameters and modules."""
 
-from kconv.layers.conv import Conv1D, Conv2D, Conv3D
+from kconv.layers.conv import (Conv1D, Conv2D, Conv3D, DepthwiseConv1D, DepthwiseConv2D,
+                               SeparableConv1D, SeparableConv2D)
 from kconv.layers.advanced_activations import ELU, PReLU, LeakyReLU, ReLU, Softmax
 from kconv.layers.core import Activation, Dropout, Flatten, Rescaling
 from kconv.layers.input_layer import Input, InputLayer
@@ -22,6 +23,7 @@ from kconv.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute,
 Convolution1D = Conv1D
 Convolution2D = Conv2D
 Convolution3D = Conv3D
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
 AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
 GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (
@@ -43,4 +45,6 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "AveragePooling1D", "AveragePooling3D", "GlobalAveragePooling1D",
            "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling3D", "MaxPool1D",
            "MaxPool3D", "AvgPool1D", "AvgPool3D", "GlobalAvgPool1D", "GlobalAvgPool3D",
-           "GlobalMaxPool1D", "GlobalMaxPool3D"]
+           "GlobalMaxPool1D", "GlobalMaxPool3D", "DepthwiseConv1D", "DepthwiseConv2D",
+           "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D",
+           "SeparableConvolution2D"]

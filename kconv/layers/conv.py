@@ -67,6 +67,19 @@ class BaseConv(Layer):
                  trainable=True):
         super().__init__(activity_regularizer=activity_regularizer, input_shape=input_shape,
                          name=name, trainable=trainable)
+        self._window(kernel_size, strides, padding, data_format, dilation_rate, activation,
+                     use_bias)
+        self._resolve(kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                      kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                      kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        self.filters = check_int("filters", filters)
+        self.groups = check_int("groups", groups)
+        if self.filters % self.groups:
+            raise invalid_value("filters", f"a multiple of groups={self.groups}", filters)
+
+    def _window(self, kernel_size, strides, padding, data_format, dilation_rate, activation,
+                use_bias):
+        """The arguments every convolution shares, checked."""
         rank = self.rank
         self.kernel_size = int_tuple("kernel_size", kernel_size, rank)
         self.strides = int_tuple("strides", strides, rank)
@@ -74,14 +87,7 @@ class BaseConv(Layer):
         self.padding = config.check_padding(padding, allow_causal=rank == 1)
         self.data_format = config.standardize_data_format(data_format)
         self.activation = activations.get(activation)
-        self._resolve(kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-                      kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                      kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
-        self.filters = check_int("filters", filters)
-        self.groups = check_int("groups", groups)
         self.use_bias = check_bool("use_bias", use_bias)
-        if self.filters % self.groups:
-            raise invalid_value("filters", f"a multiple of groups={self.groups}", filters)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise invalid_value("dilation_rate", f"{(1,) * rank} when strides > 1",
                                 dilation_rate)
@@ -136,6 +142,13 @@ class BaseConv(Layer):
 
     def _convolve(self, x):
         """The convolution of a channels-first view, padded as TensorFlow pads."""
+        x, native = self._padded(x)
+        return _CONV[self.rank](x, self.weight, self.bias, self.strides, native,
+                                self.dilation_rate, self.groups)
+
+    def _padded(self, x):
+        """``(x, native padding)``: ``x`` explicitly padded where torch's symmetric padding
+        cannot give TensorFlow's (or Keras's causal) padding."""
         size = tuple(x.shape[2:])
         if self.padding == "valid" and any(n < k for n, k in zip(size, self._span)):
             self._output_size(tuple(config.from_channels_first(x, self.data_format).shape))
@@ -148,8 +161,7 @@ class BaseConv(Layer):
                 pad_math.causal_padding(self.kernel_size, self.dilation_rate))
         if explicit is not None:
             x = F.pad(x, explicit)
-        return _CONV[self.rank](x, self.weight, self.bias, self.strides, native,
-                                self.dilation_rate, self.groups)
+        return x, native
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
@@ -164,6 +176,150 @@ class BaseConv(Layer):
         return (f"name={self.name!r}, filters={self.filters}, kernel_size={self.kernel_size}, "
                 f"strides={self.strides}, padding={self.padding!r}, "
                 f"data_format={self.data_format!r}")
+
+
+def depthwise_to_torch(kernel):
+    """Keras's depthwise kernel (*window, C, M) -> torch's grouped (C * M, 1, *window)."""
+    n = kernel.ndim
+    moved = kernel.permute(n - 2, n - 1, *range(n - 2))  # (C, M, *window)
+    return moved.reshape(-1, 1, *moved.shape[2:])
+
+
+def _depthwise_to_keras(channels):
+    def convert(weight):
+        moved = weight.reshape(channels, -1, *weight.shape[2:])  # (C, M, *window)
+        return moved.permute(*range(2, moved.ndim), 0, 1)
+    return convert
+
+
+class BaseDepthwiseConv(BaseConv):
+    """A depthwise convolution: each input channel convolved with its own
+    ``depth_multiplier`` kernels (torch: groups = channels), Keras's arguments.
+
+    Stored as torch's grouped convolution: ``weight`` (channels * depth_multiplier, 1,
+    *kernel_size), ``bias`` (channels * depth_multiplier,).
+    """
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, bias_constraint=None, *, input_shape=None,
+                 name=None, trainable=True):
+        Layer.__init__(self, activity_regularizer=activity_regularizer,
+                       input_shape=input_shape, name=name, trainable=trainable)
+        self._window(kernel_size, strides, padding, data_format, dilation_rate, activation,
+                     use_bias)
+        self._resolve(depthwise_initializer=depthwise_initializer,
+                      bias_initializer=bias_initializer,
+                      depthwise_regularizer=depthwise_regularizer,
+                      bias_regularizer=bias_regularizer,
+                      depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint)
+        self.depth_multiplier = check_int("depth_multiplier", depth_multiplier)
+        self.filters = self.groups = None  # known at build: channels * depth_multiplier
+
+    def build(self, input_shape):
+        axis = config.channel_axis(self.data_format)
+        channels = self._known_size(input_shape, axis)
+        self._output_size(input_shape)
+        self.in_channels, self.groups = channels, channels
+        self.filters = channels * self.depth_multiplier
+        self.add_weight("weight", (*self.kernel_size, channels, self.depth_multiplier),
+                        self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+                        constraint=self.depthwise_constraint,
+                        to_keras=_depthwise_to_keras(channels), from_keras=depthwise_to_torch)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer,
+                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        self._pin_input_axes({axis: channels})
+
+    def compute_output_shape(self, input_shape):
+        channels = input_shape[config.channel_axis(self.data_format)]
+        filters = None if channels is None else channels * self.depth_multiplier
+        return config.batch_shape(input_shape[0], self._output_size(input_shape), filters,
+                                  self.data_format)
+
+    def get_config(self):
+        return {**Layer.get_config(self), "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding,
+                "depth_multiplier": self.depth_multiplier, "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate,
+                "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                **self._serialized("depthwise_initializer", "bias_initializer",
+                                   "depthwise_regularizer", "bias_regularizer",
+                                   "activity_regularizer", "depthwise_constraint",
+                                   "bias_constraint")}
+
+
+class BaseSeparableConv(BaseConv):
+    """A depthwise convolution (no bias) followed by a pointwise (1x1) one to ``filters``
+    channels with the bias, as Keras's SeparableConv; weights in Keras's order:
+    ``depthwise_weight`` (C * M, 1, *kernel_size), ``pointwise_weight`` (filters, C * M,
+    1, ...), ``bias``."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None, *,
+                 input_shape=None, name=None, trainable=True):
+        Layer.__init__(self, activity_regularizer=activity_regularizer,
+                       input_shape=input_shape, name=name, trainable=trainable)
+        self._window(kernel_size, strides, padding, data_format, dilation_rate, activation,
+                     use_bias)
+        self._resolve(depthwise_initializer=depthwise_initializer,
+                      pointwise_initializer=pointwise_initializer,
+                      bias_initializer=bias_initializer,
+                      depthwise_regularizer=depthwise_regularizer,
+                      pointwise_regularizer=pointwise_regularizer,
+                      bias_regularizer=bias_regularizer,
+                      depthwise_constraint=depthwise_constraint,
+                      pointwise_constraint=pointwise_constraint, bias_constraint=bias_constraint)
+        self.filters = check_int("filters", filters)
+        self.depth_multiplier = check_int("depth_multiplier", depth_multiplier)
+        self.groups = None
+
+    def build(self, input_shape):
+        axis = config.channel_axis(self.data_format)
+        channels = self._known_size(input_shape, axis)
+        self._output_size(input_shape)
+        self.in_channels, self.groups = channels, channels
+        middle = channels * self.depth_multiplier
+        self.add_weight("depthwise_weight", (*self.kernel_size, channels, self.depth_multiplier),
+                        self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+                        constraint=self.depthwise_constraint,
+                        to_keras=_depthwise_to_keras(channels), from_keras=depthwise_to_torch)
+        self.add_weight("pointwise_weight", (1,) * self.rank + (middle, self.filters),
+                        self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+                        constraint=self.pointwise_constraint, to_keras=kernel_to_keras,
+                        from_keras=kernel_to_torch)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer,
+                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        self._pin_input_axes({axis: channels})
+
+    def _convolve(self, x):
+        x, native = self._padded(x)
+        conv = _CONV[self.rank]
+        y = conv(x, self.depthwise_weight, None, self.strides, native, self.dilation_rate,
+                 self.groups)
+        return conv(y, self.pointwise_weight, self.bias)
+
+    def get_config(self):
+        return {**Layer.get_config(self), "filters": self.filters,
+                "kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate,
+                "depth_multiplier": self.depth_multiplier,
+                "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                **self._serialized("depthwise_initializer", "pointwise_initializer",
+                                   "bias_initializer", "depthwise_regularizer",
+                                   "pointwise_regularizer", "bias_regularizer",
+                                   "activity_regularizer", "depthwise_constraint",
+                                   "pointwise_constraint", "bias_constraint")}
 
 
 class Conv1D(BaseConv):
@@ -199,3 +355,32 @@ class Conv3D(BaseConv):
     """
 
     rank = 3
+
+
+class DepthwiseConv1D(BaseDepthwiseConv):
+    """Depthwise 1-D convolution over (N, steps, C)."""
+
+    rank = 1
+
+
+class DepthwiseConv2D(BaseDepthwiseConv):
+    """Depthwise 2-D convolution (MobileNet's), one kernel set per input channel.
+
+    Example:
+        >>> DepthwiseConv2D(3, padding="same", depth_multiplier=2)(torch.zeros(1, 8, 8, 4)).shape
+        torch.Size([1, 8, 8, 8])
+    """
+
+    rank = 2
+
+
+class SeparableConv1D(BaseSeparableConv):
+    """Depthwise then pointwise 1-D convolution over (N, steps, C)."""
+
+    rank = 1
+
+
+class SeparableConv2D(BaseSeparableConv):
+    """Depthwise then pointwise 2-D convolution (Xception's)."""
+
+    rank = 2

@@ -29,7 +29,8 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     layers_lib.RepeatVector, layers_lib.MaxPooling1D, layers_lib.MaxPooling3D,
     layers_lib.AveragePooling1D, layers_lib.AveragePooling3D, layers_lib.GlobalAveragePooling1D,
     layers_lib.GlobalAveragePooling3D, layers_lib.GlobalMaxPooling1D,
-    layers_lib.GlobalMaxPooling3D)}
+    layers_lib.GlobalMaxPooling3D, layers_lib.DepthwiseConv1D, layers_lib.DepthwiseConv2D,
+    layers_lib.SeparableConv1D, layers_lib.SeparableConv2D)}
 LAYER_CLASSES.update({"Convolution1D": layers_lib.Conv1D, "Convolution2D": layers_lib.Conv2D,
                       "Convolution3D": layers_lib.Conv3D, "MaxPool2D": layers_lib.MaxPooling2D,
                       "AvgPool2D": layers_lib.AveragePooling2D})

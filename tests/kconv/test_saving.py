@@ -337,3 +337,21 @@ def test_a_functional_file_with_a_lambda_is_refused_in_one_line(ext, tmp_path):
     message = str(info.value)
     assert "\n" not in message and "Lambda 'double'" in message
     assert "kconv has no Lambda layer" in message
+
+
+@pytest.mark.parametrize("ext", [".keras", ".h5"])
+def test_a_mobilenet_like_block_saved_by_keras_opens(ext, tmp_path):
+    L = keras.layers
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((12, 12, 3))
+    x = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(8, 3, strides=2, padding="same")(inputs)))
+    y = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x)
+    y = L.ZeroPadding2D(((0, 1), (0, 1)))(L.SeparableConv2D(8, 3, padding="same")(y))
+    y = L.Cropping2D(((0, 1), (0, 1)))(y)
+    out = L.Softmax()(L.Dense(4)(L.GlobalAveragePooling2D()(L.Add()([x, y]))))
+    k_model = keras.Model(inputs, out)
+    k_model.save(tmp_path / f"m{ext}")
+    model = kconv.models.load_model(tmp_path / f"m{ext}").eval()
+    x = np.random.default_rng(2).standard_normal((2, 12, 12, 3)).astype("float32")
+    np.testing.assert_allclose(model(torch.from_numpy(x)).detach().numpy(),
+                               to_numpy(k_model(x)), atol=1e-5, rtol=1e-5)

@@ -292,3 +292,53 @@ def test_ranked_convolutions_store_torchs_layout_and_refuse_causal_elsewhere():
         Conv2D(3, 2, padding="causal")
     with pytest.raises(ValueError, match="expected ndim=3, found ndim=4"):
         Conv1D(3, 2)(torch.zeros(1, 4, 4, 2))
+
+
+def _separable_configs(seed, count):
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        rank = 1 + i % 2
+        k = tuple(rng.randint(1, 4) for _ in range(rank))
+        strided = rng.random() < 0.5
+        s = tuple(rng.randint(1, 3) for _ in range(rank)) if strided else (1,) * rank
+        d = (1,) * rank if strided else tuple(rng.randint(1, 2) for _ in range(rank))
+        pad = ("valid", "same")[(i // 2) % 2]
+        span = [(kk - 1) * dd + 1 for kk, dd in zip(k, d)]
+        size = tuple(rng.randint(sp if pad == "valid" else 1, sp + 5) for sp in span)
+        out.append(dict(rank=rank, kernel_size=k, strides=s, dilation_rate=d, padding=pad,
+                        data_format=("channels_last", "channels_first")[(i // 4) % 2],
+                        size=size, channels=rng.randint(1, 3),
+                        depth_multiplier=rng.randint(1, 3)))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["Depthwise", "Separable"])
+@pytest.mark.parametrize("cfg", _separable_configs(9, 16), ids=lambda c: "-".join(
+    str(c[k]) for k in ("rank", "kernel_size", "strides", "dilation_rate", "padding",
+                        "data_format", "size", "depth_multiplier")))
+def test_depthwise_and_separable_match_keras(kind, cfg):
+    import kconv
+    name = f"{kind}Conv{cfg['rank']}D"
+    args = {k: cfg[k] for k in ("kernel_size", "strides", "dilation_rate", "padding",
+                                "data_format", "depth_multiplier")}
+    if kind == "Separable":
+        args["filters"] = 3
+    spatial, channels = cfg["size"], cfg["channels"]
+    shape = (2, *spatial, channels) if cfg["data_format"] == "channels_last" else \
+        (2, channels, *spatial)
+    k_layer = getattr(keras.layers, name)(bias_initializer="random_normal", **args)
+    k_layer.build(shape)
+    layer = getattr(kconv.layers, name)(**args)
+    layer.build_for((None,) + shape[1:])
+    copy_from_keras(k_layer, layer)
+    x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    expected = keras_call(k_layer, x)
+    y = layer(torch.from_numpy(x))
+    assert tuple(y.shape) == expected.shape == tuple(k_layer.compute_output_shape(shape))
+    assert_close(y, expected)
+    assert layer.count_params() == k_layer.count_params()
+    for ours, theirs in zip(layer.get_weights(), k_layer.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    keys = set(layer.get_config()) - {"name"}
+    assert keys <= set(k_layer.get_config())
