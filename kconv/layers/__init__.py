@@ -1,6 +1,7 @@
 """kconv layers: Keras arguments and numerics, torch parameters and modules."""
 
-from kconv.layers.conv import (Conv1D, Conv2D, Conv3D, DepthwiseConv1D, DepthwiseConv2D,
+from kconv.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
+                               Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D,
                                SeparableConv1D, SeparableConv2D)
 from kconv.layers.advanced_activations import ELU, PReLU, LeakyReLU, ReLU, Softmax
 from kconv.layers.core import Activation, Dropout, Flatten, Rescaling
@@ -24,6 +25,7 @@ Convolution1D = Conv1D
 Convolution2D = Conv2D
 Convolution3D = Conv3D
 SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
+Convolution2DTranspose = Deconvolution2D = Conv2DTranspose
 MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
 AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
 GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (
@@ -47,4 +49,5 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "MaxPool3D", "AvgPool1D", "AvgPool3D", "GlobalAvgPool1D", "GlobalAvgPool3D",
            "GlobalMaxPool1D", "GlobalMaxPool3D", "DepthwiseConv1D", "DepthwiseConv2D",
            "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D",
-           "SeparableConvolution2D"]
+           "SeparableConvolution2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+           "Convolution2DTranspose", "Deconvolution2D"]

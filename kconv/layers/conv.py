@@ -9,6 +9,7 @@ from kconv.layers.layer import KERNEL_BIAS_KEYS, Layer
 from kconv.validation import check_bool, check_int, int_tuple, invalid_value
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 def kernel_to_torch(kernel):
@@ -322,6 +323,99 @@ class BaseSeparableConv(BaseConv):
                                    "pointwise_constraint", "bias_constraint")}
 
 
+def transpose_output_length(length, kernel, stride, padding, output_padding, dilation):
+    """Keras/TensorFlow's output length of a transposed convolution along one axis."""
+    if length is None:
+        return None
+    span = pad_math.effective_kernel(kernel, dilation)
+    if padding == "valid":
+        extra = max(span, stride) - span if output_padding is None else output_padding
+        return (length - 1) * stride + span + extra
+    if output_padding is None:
+        return length * stride
+    return (length - 1) * stride + span % 2 + output_padding
+
+
+class BaseConvTranspose(BaseConv):
+    """A transposed convolution (the gradient of a convolution), TensorFlow-exact.
+
+    The full transposed result ((n - 1) * s + span per axis) is computed by torch, then
+    cropped or zero-extended to TensorFlow's output size exactly as ``conv_transpose``
+    places it ('same' crops ``(full - out) // 2`` before), and only then biased: any
+    ``output_padding`` works (torch's own needs it below the stride and before no
+    padding). Stored as ``nn.ConvTransposeNd``: ``weight`` (in, filters, *kernel_size).
+
+    Args:
+        filters, kernel_size, strides, padding ('valid' or 'same'), data_format,
+        dilation_rate, activation, use_bias and the initializers, regularizers and
+        constraints: as :class:`BaseConv`.
+        output_padding: None, an int or one per axis: extra output length (Keras's).
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
+                 data_format=None, dilation_rate=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, *, input_shape=None, name=None,
+                 trainable=True):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         1, activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, activity_regularizer,
+                         kernel_constraint, bias_constraint, input_shape=input_shape,
+                         name=name, trainable=trainable)
+        if self.padding == "causal":
+            raise invalid_value("padding", "one of ('valid', 'same')", padding)
+        self.output_padding = None if output_padding is None else \
+            int_tuple("output_padding", output_padding, self.rank, minimum=0)
+
+    def build(self, input_shape):
+        axis = config.channel_axis(self.data_format)
+        channels = self._known_size(input_shape, axis)
+        self.in_channels = channels
+        self.add_weight("weight", (*self.kernel_size, self.filters, channels),
+                        self.kernel_initializer, regularizer=self.kernel_regularizer,
+                        constraint=self.kernel_constraint, to_keras=kernel_to_keras,
+                        from_keras=kernel_to_torch)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer,
+                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        self._pin_input_axes({axis: channels})
+
+    def _output_size(self, input_shape):
+        spatial = config.spatial_shape(input_shape, self.data_format)
+        extra = self.output_padding or (None,) * self.rank
+        return tuple(transpose_output_length(n, k, s, self.padding, p, d) for n, k, s, p, d in
+                     zip(spatial, self.kernel_size, self.strides, extra, self.dilation_rate))
+
+    def _convolve(self, x):
+        size = tuple(x.shape[2:])
+        extra = self.output_padding or (None,) * self.rank
+        y = _CONV_TRANSPOSE[self.rank](x, self.weight, None, self.strides, 0, 0, 1,
+                                       self.dilation_rate)
+        index, pads = [slice(None), slice(None)], []
+        for axis, (n, k, s, p, d) in enumerate(zip(size, self.kernel_size, self.strides,
+                                                   extra, self.dilation_rate)):
+            out = transpose_output_length(n, k, s, self.padding, p, d)
+            total = y.shape[2 + axis] - out
+            before = total // 2 if self.padding == "same" and total > 0 else 0
+            index.append(slice(before, before + out))
+            pads.append((0, max(-total, 0)))
+        y = y[tuple(index)]
+        if any(after for _, after in pads):
+            y = F.pad(y, [v for pair in reversed(pads) for v in pair])
+        if self.bias is not None:
+            y = y + self.bias.view((1, -1) + (1,) * self.rank)
+        return y
+
+    def channels_first_output(self, shapes):
+        return None
+
+    def get_config(self):
+        config_ = {**super().get_config(), "output_padding": self.output_padding}
+        config_.pop("groups")
+        return config_
+
+
 class Conv1D(BaseConv):
     """1-D convolution over (N, steps, C) sequences (see :class:`BaseConv`); ``padding`` may
     also be 'causal' (output t sees inputs up to t only).
@@ -384,3 +478,26 @@ class SeparableConv2D(BaseSeparableConv):
     """Depthwise then pointwise 2-D convolution (Xception's)."""
 
     rank = 2
+
+
+class Conv1DTranspose(BaseConvTranspose):
+    """Transposed 1-D convolution over (N, steps, C)."""
+
+    rank = 1
+
+
+class Conv2DTranspose(BaseConvTranspose):
+    """Transposed 2-D convolution (U-Net's up-convolution), TensorFlow-exact.
+
+    Example:
+        >>> Conv2DTranspose(8, 3, strides=2, padding="same")(torch.zeros(1, 7, 7, 4)).shape
+        torch.Size([1, 14, 14, 8])
+    """
+
+    rank = 2
+
+
+class Conv3DTranspose(BaseConvTranspose):
+    """Transposed 3-D convolution over (N, D, H, W, C) volumes."""
+
+    rank = 3

@@ -342,3 +342,51 @@ def test_depthwise_and_separable_match_keras(kind, cfg):
         np.testing.assert_array_equal(ours, theirs)
     keys = set(layer.get_config()) - {"name"}
     assert keys <= set(k_layer.get_config())
+
+
+def _tf_transpose_cases():
+    import json
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "data", "conv_transpose_tf.npz")
+    data = np.load(path)
+    return [(case, {key: data[f"{key}{case['index']}"] for key in ("x", "kernel", "bias", "y")})
+            for case in json.loads(str(data["cases"]))]
+
+
+TF_TRANSPOSE = _tf_transpose_cases()
+
+
+@pytest.mark.parametrize("case, arrays", TF_TRANSPOSE, ids=lambda c: "-".join(
+    str(c[k]) for k in ("rank", "kernel_size", "strides", "padding", "dilation_rate",
+                        "output_padding", "size", "data_format")) if "rank" in c else "")
+def test_conv_transpose_matches_tensorflow(case, arrays):
+    """TensorFlow's own outputs (tests/data/make_conv_transpose_reference.py): Keras's torch
+    backend cannot always place them, kconv must."""
+    import kconv
+    layer = getattr(kconv.layers, f"Conv{case['rank']}DTranspose")(
+        case["filters"], case["kernel_size"], strides=case["strides"],
+        padding=case["padding"], output_padding=case["output_padding"],
+        data_format=case["data_format"], dilation_rate=case["dilation_rate"])
+    x = torch.from_numpy(arrays["x"])
+    layer.build_for((None,) + tuple(x.shape[1:]))
+    layer.set_weights([arrays["kernel"], arrays["bias"]])
+    y = layer(x)
+    assert tuple(y.shape) == arrays["y"].shape
+    assert tuple(layer.compute_output_shape((None,) + tuple(x.shape[1:]))[1:]) == \
+        arrays["y"].shape[1:]
+    assert_close(y, arrays["y"], atol=1e-5)
+
+
+def test_conv_transpose_configs_and_keras_files_match_keras(tmp_path):
+    import kconv
+    k_model = keras.Sequential([keras.Input((5, 5, 3)), keras.layers.Conv2DTranspose(
+        4, 3, strides=2, padding="valid", activation="relu"), keras.layers.Conv2DTranspose(
+        2, 2, strides=2, padding="same")])
+    k_model.save(tmp_path / "m.keras")
+    model = kconv.models.load_model(tmp_path / "m.keras")
+    x = np.random.default_rng(0).standard_normal((2, 5, 5, 3)).astype("float32")
+    assert_close(model(torch.from_numpy(x)), keras.ops.convert_to_numpy(k_model(x)))
+    ours, theirs = model.layers[0].get_config(), k_model.layers[0].get_config()
+    assert set(ours) - {"name"} <= set(theirs)
+    assert ours["output_padding"] == theirs["output_padding"] and "groups" not in ours
+    assert model.layers[0].weight.shape == torch.nn.ConvTranspose2d(3, 4, 3).weight.shape
