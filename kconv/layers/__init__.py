@@ -4,14 +4,16 @@ from kconv.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose,
                                Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D,
                                SeparableConv1D, SeparableConv2D)
 from kconv.layers.advanced_activations import ELU, PReLU, LeakyReLU, ReLU, Softmax
-from kconv.layers.core import Activation, Dropout, Flatten, Rescaling
+from kconv.layers.core import (Activation, Dropout, Flatten, GaussianNoise, Rescaling,
+                               SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from kconv.layers.input_layer import Input, InputLayer
 from kconv.layers.dense import Dense
 from kconv.layers.layer import Layer, WeightSpec
 from kconv.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                   Subtract, add, average, concatenate, dot, maximum, minimum,
                                   multiply, subtract)
-from kconv.layers.normalization import BatchNormalization
+from kconv.layers.normalization import (BatchNormalization, GroupNormalization,
+                                        LayerNormalization)
 from kconv.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                                   GlobalAveragePooling1D, GlobalAveragePooling2D,
                                   GlobalAveragePooling3D, GlobalMaxPooling1D,
@@ -50,4 +52,6 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "GlobalMaxPool1D", "GlobalMaxPool3D", "DepthwiseConv1D", "DepthwiseConv2D",
            "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D",
            "SeparableConvolution2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
-           "Convolution2DTranspose", "Deconvolution2D"]
+           "Convolution2DTranspose", "Deconvolution2D", "LayerNormalization",
+           "GroupNormalization", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+           "GaussianNoise"]

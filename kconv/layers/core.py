@@ -85,6 +85,78 @@ class Dropout(Layer):
                 "seed": self.seed}
 
 
+class _SpatialDropout(Dropout):
+    """Dropout of whole feature maps: one draw per sample and channel, as Keras's
+    SpatialDropout (adjacent pixels are correlated, so single pixels say little)."""
+
+    rank = 2
+
+    def __init__(self, rate, data_format=None, seed=None, *, input_shape=None, name=None,
+                 trainable=True):
+        super().__init__(rate, seed=seed, input_shape=input_shape, name=name,
+                         trainable=trainable)
+        self.data_format = "channels_last" if self.rank == 1 else \
+            config.standardize_data_format(data_format)
+        ones = (1,) * self.rank
+        self.noise_shape = (None,) + ones + (None,) if self.data_format == "channels_last" \
+            else (None, None) + ones
+
+    @property
+    def input_ndim(self):
+        return self.rank + 2
+
+    def get_config(self):
+        config_ = {**Layer.get_config(self), "rate": self.rate, "seed": self.seed}
+        if self.rank > 1:
+            config_["data_format"] = self.data_format
+        return config_
+
+
+class SpatialDropout1D(_SpatialDropout):
+    """Drops whole channels of (N, steps, C)."""
+
+    rank = 1
+
+    def __init__(self, rate, seed=None, *, input_shape=None, name=None, trainable=True):
+        super().__init__(rate, None, seed, input_shape=input_shape, name=name,
+                         trainable=trainable)
+
+
+class SpatialDropout2D(_SpatialDropout):
+    """Drops whole feature maps of images."""
+
+    rank = 2
+
+
+class SpatialDropout3D(_SpatialDropout):
+    """Drops whole feature maps of volumes."""
+
+    rank = 3
+
+
+class GaussianNoise(Layer):
+    """Adds N(0, ``stddev``) noise in ``train()`` mode (a regularizer); identity otherwise.
+    """
+
+    def __init__(self, stddev, seed=None, *, input_shape=None, name=None, trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.stddev = check_float("stddev", stddev, minimum=0.0)
+        self._rng = SeededGenerators(seed)
+        self.seed = seed
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def call(self, x):
+        if not self.training or self.stddev == 0.0:
+            return x
+        noise = torch.empty_like(x).normal_(0.0, self.stddev, generator=self._rng.get(x.device))
+        return x + noise
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
+
+
 def _keep_scale(shape, rate, dtype, generator):
     """A CPU dropout mask, 1 / (1 - rate) where a unit is kept and 0 where it is dropped:
     each unit drops when its uniform 32-bit integer falls below ``rate * 2**32``. Random

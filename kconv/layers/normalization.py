@@ -1,5 +1,6 @@
 """``BatchNormalization`` with Keras numerics (momentum 0.99, epsilon 1e-3, biased
-moving variance) and torch's ``weight``/``bias``/``running_mean``/``running_var`` names."""
+moving variance) and torch's ``weight``/``bias``/``running_mean``/``running_var`` names;
+``LayerNormalization`` and ``GroupNormalization``."""
 
 import torch
 import torch.nn.functional as F
@@ -126,5 +127,133 @@ class BatchNormalization(Layer):
                 "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
                 **self._serialized("beta_initializer", "gamma_initializer",
                                    "moving_mean_initializer", "moving_variance_initializer",
+                                   "beta_regularizer", "gamma_regularizer", "beta_constraint",
+                                   "gamma_constraint")}
+
+
+def _axes(name, axis):
+    if is_int(axis):
+        return (int(axis),)
+    if isinstance(axis, (list, tuple)) and axis and all(is_int(a) for a in axis):
+        return tuple(int(a) for a in axis)
+    raise invalid_type(name, "an int or a tuple of ints", axis)
+
+
+class LayerNormalization(Layer):
+    """Normalizes each sample over ``axis`` (default the last): ``(x - mean) /
+    sqrt(var + epsilon) * gamma + beta`` with the biased variance, as Keras; ``weight``
+    (gamma) and ``bias`` (beta) have the shape of those axes."""
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, *,
+                 input_shape=None, name=None, trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.axis = _axes("axis", axis)
+        self.epsilon = check_float("epsilon", epsilon, minimum=0.0, strict_minimum=True)
+        self.center = check_bool("center", center)
+        self.scale = check_bool("scale", scale)
+        self._resolve(beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
+                      beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                      beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        self.weight = self.bias = None
+        self._dims = None
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        if any(not -rank <= a < rank for a in self.axis):
+            raise self._error(f"axis {self.axis} is out of range for an input of shape "
+                              f"{tuple(input_shape)}")
+        self._dims = tuple(sorted(a % rank for a in self.axis))
+        shape = tuple(self._known_size(input_shape, a) for a in self._dims)
+        if self.scale:
+            self.add_weight("weight", shape, self.gamma_initializer,
+                            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+        if self.center:
+            self.add_weight("bias", shape, self.beta_initializer,
+                            regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+        self._pin_input_axes({a: input_shape[a] for a in self._dims})
+
+    def call(self, x):
+        dtype = x.dtype
+        x = x.float() if dtype in (torch.float16, torch.bfloat16) else x
+        if self._dims == tuple(range(x.ndim - len(self._dims), x.ndim)):
+            y = F.layer_norm(x, x.shape[x.ndim - len(self._dims):], self.weight, self.bias,
+                             self.epsilon)
+            return y.to(dtype)
+        var, mean = torch.var_mean(x, dim=self._dims, keepdim=True, correction=0)
+        y = (x - mean) * torch.rsqrt(var + self.epsilon)
+        shape = [x.shape[a] if a in self._dims else 1 for a in range(x.ndim)]
+        if self.weight is not None:
+            y = y * self.weight.reshape(shape)
+        if self.bias is not None:
+            y = y + self.bias.reshape(shape)
+        return y.to(dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        # Keras writes the axes as a sorted list once built.
+        axis = sorted(self.axis) if self.built or len(self.axis) > 1 else self.axis[0]
+        return {**super().get_config(), "axis": axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                **self._serialized("beta_initializer", "gamma_initializer",
+                                   "beta_regularizer", "gamma_regularizer", "beta_constraint",
+                                   "gamma_constraint")}
+
+
+class GroupNormalization(Layer):
+    """Normalizes each sample over groups of channels (``groups`` divides the channels of
+    ``axis``) and the other non-batch axes, then scales and shifts per channel."""
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, *,
+                 input_shape=None, name=None, trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        if not is_int(groups) or groups < 1:
+            raise invalid_type("groups", "an int >= 1", groups)
+        self.groups = int(groups)
+        if not is_int(axis):
+            raise invalid_type("axis", "an int", axis)
+        self.axis = int(axis)
+        self.epsilon = check_float("epsilon", epsilon, minimum=0.0, strict_minimum=True)
+        self.center = check_bool("center", center)
+        self.scale = check_bool("scale", scale)
+        self._resolve(beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
+                      beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                      beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        self.weight = self.bias = None
+        self._channel_dim = None
+
+    def build(self, input_shape):
+        channels = self._known_size(input_shape, self.axis)
+        if channels % self.groups:
+            raise self._error(f"Number of groups ({self.groups}) must be a multiple of the "
+                              f"number of channels ({channels}).")
+        self._channel_dim = self.axis % len(input_shape)
+        if self.scale:
+            self.add_weight("weight", (channels,), self.gamma_initializer,
+                            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+        if self.center:
+            self.add_weight("bias", (channels,), self.beta_initializer,
+                            regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+        self._pin_input_axes({self.axis: channels})
+
+    def call(self, x):
+        dtype = x.dtype
+        x = x.float() if dtype in (torch.float16, torch.bfloat16) else x
+        y = F.group_norm(x.movedim(self._channel_dim, 1), self.groups, self.weight, self.bias,
+                         self.epsilon)
+        return y.movedim(1, self._channel_dim).to(dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                **self._serialized("beta_initializer", "gamma_initializer",
                                    "beta_regularizer", "gamma_regularizer", "beta_constraint",
                                    "gamma_constraint")}

@@ -18,8 +18,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("name, kwargs", CASES, ids=[f"{n}-{i}" for i, (n, _) in
-                                                       enumerate(CASES)])
+@pytest.mark.parametrize("name, kwargs", CASES,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
 def test_matches_keras(name, kwargs):
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype("float32") * 2
     k_layer = getattr(keras.layers, name)(**kwargs)

@@ -1,0 +1,89 @@
+"""LayerNormalization and GroupNormalization against Keras; SpatialDropout and
+GaussianNoise: Keras's configs and behaviour."""
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+import kconv
+from tests.keras_oracle import assert_close, copy_from_keras, keras_call
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("LayerNormalization", {}), ("LayerNormalization", {"axis": (1, 2)}),
+    ("LayerNormalization", {"axis": 1, "center": False, "epsilon": 1e-5}),
+    ("LayerNormalization", {"axis": [-1, -3], "scale": False}),
+    ("GroupNormalization", {"groups": 2}), ("GroupNormalization", {"groups": 4, "axis": 1}),
+    ("GroupNormalization", {"groups": 1, "epsilon": 1e-5}),
+])
+def test_matches_keras(name, kwargs):
+    x = np.random.default_rng(0).standard_normal((2, 4, 3, 4)).astype("float32") * 3 + 1
+    k_layer = getattr(keras.layers, name)(beta_initializer="random_normal",
+                                          gamma_initializer="random_normal", **kwargs)
+    k_layer.build(x.shape)
+    layer = getattr(kconv.layers, name)(**kwargs)
+    layer.build_for((None,) + x.shape[1:])
+    copy_from_keras(k_layer, layer)
+    axes = kwargs.get("axis", -1)
+    axes = sorted(a % 4 for a in (axes if isinstance(axes, (list, tuple)) else [axes]))
+    if name == "LayerNormalization" and axes != list(range(4 - len(axes), 4)):
+        # Keras's torch backend hands non-trailing axes to F.layer_norm, which refuses
+        # them; TensorFlow normalizes with the moments over the axes, as here.
+        expected = _moments_reference(x, axes, layer.get_weights(), kwargs)
+    else:
+        expected = keras_call(k_layer, x)
+    assert_close(layer(torch.from_numpy(x)), expected, atol=1e-5)
+    assert layer.count_params() == k_layer.count_params()
+    theirs = k_layer.get_config()
+    for key, value in layer.get_config().items():
+        if key not in ("name", "beta_initializer", "gamma_initializer"):
+            assert (list(value) if isinstance(value, tuple) else value) == \
+                (list(theirs[key]) if isinstance(theirs[key], tuple) else theirs[key]), key
+
+
+def _moments_reference(x, axes, weights, kwargs):
+    mean = x.mean(tuple(axes), keepdims=True)
+    var = x.var(tuple(axes), keepdims=True)
+    y = (x - mean) / np.sqrt(var + kwargs.get("epsilon", 1e-3))
+    shape = [x.shape[a] if a in axes else 1 for a in range(x.ndim)]
+    weights = list(weights)
+    if kwargs.get("scale", True):
+        y = y * weights.pop(0).reshape(shape)
+    if kwargs.get("center", True):
+        y = y + weights.pop(0).reshape(shape)
+    return y
+
+
+@pytest.mark.parametrize("rank, data_format", [(1, None), (2, "channels_last"),
+                                               (2, "channels_first"), (3, "channels_last")])
+def test_spatial_dropout_drops_whole_maps_in_training_only(rank, data_format):
+    name = f"SpatialDropout{rank}D"
+    kwargs = {} if data_format is None else {"data_format": data_format}
+    layer = getattr(kconv.layers, name)(0.5, seed=3, **kwargs)
+    shape = (4,) + (5,) * rank + (6,) if data_format != "channels_first" else \
+        (4, 6) + (5,) * rank
+    x = torch.ones(shape)
+    assert torch.equal(layer.eval()(x), x)
+    y = layer.train()(x)
+    channel = 1 if data_format == "channels_first" else -1
+    per_map = y.movedim(channel, 1).reshape(4, 6, -1)
+    assert set(per_map.unique().tolist()) <= {0.0, 2.0}
+    assert torch.equal(per_map.amin(-1), per_map.amax(-1))  # a map is dropped whole
+    theirs = getattr(keras.layers, name)(0.5, seed=3, **kwargs).get_config()
+    ours = layer.get_config()
+    assert set(ours) - {"name", "trainable"} <= set(theirs)
+    for key in set(ours) - {"name", "trainable"}:
+        assert ours[key] == theirs[key], key
+
+
+def test_gaussian_noise_in_training_only():
+    layer = kconv.layers.GaussianNoise(0.5, seed=1)
+    x = torch.zeros(20000)
+    assert torch.equal(layer.eval()(x), x)
+    noise = layer.train()(x)
+    assert abs(noise.std().item() - 0.5) < 0.02 and abs(noise.mean().item()) < 0.02
+    assert layer.get_config()["stddev"] == keras.layers.GaussianNoise(0.5).get_config()[
+        "stddev"]
+    with pytest.raises(ValueError, match="stddev"):
+        kconv.layers.GaussianNoise(-1.0)
