@@ -43,17 +43,20 @@ def keras_tf(epochs):
     x = x[..., None].astype("float32") / 255
     xt = xt[..., None].astype("float32") / 255
     keras.utils.set_random_seed(42)
-    L = keras.layers
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)), L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
+    return float(np.float64(_lecture_recipe(keras, (x, y), (xt, yt), epochs)))
+
+
+def _lecture_recipe(lib, train, test, epochs):
+    """The lecture's Keras code, on ``lib`` (keras or kconv): the test accuracy."""
+    L = lib.layers
+    model = lib.Sequential([
+        lib.Input((28, 28, 1)), L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
         L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2), L.Conv2D(64, 3, activation="relu"),
         L.Flatten(), L.Dense(64, activation="relu"), L.Dense(10, activation="softmax")])
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    model.fit(x, y, batch_size=64, epochs=epochs, validation_data=(xt, yt),
-              verbose=2)
-    _, acc = model.evaluate(xt, yt, batch_size=256, verbose=0)
-    return float(np.float64(acc))
+    model.fit(*train, batch_size=64, epochs=epochs, validation_data=test, verbose=2)
+    return model.evaluate(*test, batch_size=256, verbose=0)[1]
 
 
 def kconv_fit(epochs):
@@ -65,16 +68,7 @@ def kconv_fit(epochs):
     x = x[..., None].astype("float32") / 255
     xt = xt[..., None].astype("float32") / 255
     kconv.utils.set_random_seed(42)
-    L = kconv.layers
-    model = kconv.Sequential([
-        kconv.Input((28, 28, 1)), L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
-        L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2), L.Conv2D(64, 3, activation="relu"),
-        L.Flatten(), L.Dense(64, activation="relu"), L.Dense(10, activation="softmax")])
-    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    model.fit(x, y, batch_size=64, epochs=epochs, validation_data=(xt, yt), verbose=2)
-    _, acc = model.evaluate(xt, yt, batch_size=256, verbose=0)
-    return float(acc)
+    return float(_lecture_recipe(kconv, (x, y), (xt, yt), epochs))
 
 
 def plain_torch(epochs):

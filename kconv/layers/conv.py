@@ -107,14 +107,20 @@ class BaseConv(Layer):
                               f"{tuple(input_shape)}).")
         self._output_size(input_shape)
         self.in_channels = channels
-        self.add_weight("weight", (*self.kernel_size, channels // self.groups, self.filters),
-                        self.kernel_initializer, regularizer=self.kernel_regularizer,
-                        constraint=self.kernel_constraint, to_keras=kernel_to_keras,
-                        from_keras=kernel_to_torch)
+        self._add_kernel((*self.kernel_size, channels // self.groups, self.filters))
+        self._add_bias()
+        self._pin_input_axes({axis: channels})
+
+    def _add_kernel(self, keras_shape):
+        """The kernel, ``weight`` in torch's layout, created in Keras's ``keras_shape``."""
+        self.add_weight("weight", keras_shape, self.kernel_initializer,
+                        regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+                        to_keras=kernel_to_keras, from_keras=kernel_to_torch)
+
+    def _add_bias(self):
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer,
                             regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-        self._pin_input_axes({axis: channels})
 
     def _output_size(self, input_shape):
         return self._window_output_size(input_shape, self.kernel_size, self.strides,
@@ -229,9 +235,7 @@ class BaseDepthwiseConv(BaseConv):
                         self.depthwise_initializer, regularizer=self.depthwise_regularizer,
                         constraint=self.depthwise_constraint,
                         to_keras=_depthwise_to_keras(channels), from_keras=depthwise_to_torch)
-        if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer,
-                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        self._add_bias()
         self._pin_input_axes({axis: channels})
 
     def compute_output_shape(self, input_shape):
@@ -296,9 +300,7 @@ class BaseSeparableConv(BaseConv):
                         self.pointwise_initializer, regularizer=self.pointwise_regularizer,
                         constraint=self.pointwise_constraint, to_keras=kernel_to_keras,
                         from_keras=kernel_to_torch)
-        if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer,
-                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        self._add_bias()
         self._pin_input_axes({axis: channels})
 
     def _convolve(self, x):
@@ -372,13 +374,8 @@ class BaseConvTranspose(BaseConv):
         axis = config.channel_axis(self.data_format)
         channels = self._known_size(input_shape, axis)
         self.in_channels = channels
-        self.add_weight("weight", (*self.kernel_size, self.filters, channels),
-                        self.kernel_initializer, regularizer=self.kernel_regularizer,
-                        constraint=self.kernel_constraint, to_keras=kernel_to_keras,
-                        from_keras=kernel_to_torch)
-        if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer,
-                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        self._add_kernel((*self.kernel_size, self.filters, channels))
+        self._add_bias()
         self._pin_input_axes({axis: channels})
 
     def _output_size(self, input_shape):

@@ -139,7 +139,37 @@ def _axes(name, axis):
     raise invalid_type(name, "an int or a tuple of ints", axis)
 
 
-class LayerNormalization(Layer):
+class _AffineNormalization(Layer):
+    """What LayerNormalization and GroupNormalization share: ``epsilon``, ``center`` and
+    ``scale`` and gamma/beta (torch's ``weight``/``bias``) with their Keras families."""
+
+    def _affine(self, epsilon, center, scale, **identifiers):
+        self.epsilon = check_float("epsilon", epsilon, minimum=0.0, strict_minimum=True)
+        self.center = check_bool("center", center)
+        self.scale = check_bool("scale", scale)
+        self._resolve(**identifiers)
+        self.weight = self.bias = None
+
+    def _add_gamma_beta(self, shape):
+        if self.scale:
+            self.add_weight("weight", shape, self.gamma_initializer,
+                            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+        if self.center:
+            self.add_weight("bias", shape, self.beta_initializer,
+                            regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon, "center": self.center,
+                "scale": self.scale,
+                **self._serialized("beta_initializer", "gamma_initializer",
+                                   "beta_regularizer", "gamma_regularizer", "beta_constraint",
+                                   "gamma_constraint")}
+
+
+class LayerNormalization(_AffineNormalization):
     """Normalizes each sample over ``axis`` (default the last): ``(x - mean) /
     sqrt(var + epsilon) * gamma + beta`` with the biased variance, as Keras; ``weight``
     (gamma) and ``bias`` (beta) have the shape of those axes."""
@@ -150,13 +180,10 @@ class LayerNormalization(Layer):
                  input_shape=None, name=None, trainable=True):
         super().__init__(input_shape=input_shape, name=name, trainable=trainable)
         self.axis = _axes("axis", axis)
-        self.epsilon = check_float("epsilon", epsilon, minimum=0.0, strict_minimum=True)
-        self.center = check_bool("center", center)
-        self.scale = check_bool("scale", scale)
-        self._resolve(beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
-                      beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
-                      beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
-        self.weight = self.bias = None
+        self._affine(epsilon, center, scale, beta_initializer=beta_initializer,
+                     gamma_initializer=gamma_initializer, beta_regularizer=beta_regularizer,
+                     gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
+                     gamma_constraint=gamma_constraint)
         self._dims = None
 
     def build(self, input_shape):
@@ -165,13 +192,7 @@ class LayerNormalization(Layer):
             raise self._error(f"axis {self.axis} is out of range for an input of shape "
                               f"{tuple(input_shape)}")
         self._dims = tuple(sorted(a % rank for a in self.axis))
-        shape = tuple(self._known_size(input_shape, a) for a in self._dims)
-        if self.scale:
-            self.add_weight("weight", shape, self.gamma_initializer,
-                            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
-        if self.center:
-            self.add_weight("bias", shape, self.beta_initializer,
-                            regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+        self._add_gamma_beta(tuple(self._known_size(input_shape, a) for a in self._dims))
         self._pin_input_axes({a: input_shape[a] for a in self._dims})
 
     def call(self, x):
@@ -190,20 +211,13 @@ class LayerNormalization(Layer):
             y = y + self.bias.reshape(shape)
         return y.to(dtype)
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
     def get_config(self):
         # Keras writes the axes as a sorted list once built.
         axis = sorted(self.axis) if self.built or len(self.axis) > 1 else self.axis[0]
-        return {**super().get_config(), "axis": axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale,
-                **self._serialized("beta_initializer", "gamma_initializer",
-                                   "beta_regularizer", "gamma_regularizer", "beta_constraint",
-                                   "gamma_constraint")}
+        return {**super().get_config(), "axis": axis}
 
 
-class GroupNormalization(Layer):
+class GroupNormalization(_AffineNormalization):
     """Normalizes each sample over groups of channels (``groups`` divides the channels of
     ``axis``) and the other non-batch axes, then scales and shifts per channel."""
 
@@ -218,13 +232,10 @@ class GroupNormalization(Layer):
         if not is_int(axis):
             raise invalid_type("axis", "an int", axis)
         self.axis = int(axis)
-        self.epsilon = check_float("epsilon", epsilon, minimum=0.0, strict_minimum=True)
-        self.center = check_bool("center", center)
-        self.scale = check_bool("scale", scale)
-        self._resolve(beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
-                      beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
-                      beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
-        self.weight = self.bias = None
+        self._affine(epsilon, center, scale, beta_initializer=beta_initializer,
+                     gamma_initializer=gamma_initializer, beta_regularizer=beta_regularizer,
+                     gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
+                     gamma_constraint=gamma_constraint)
         self._channel_dim = None
 
     def build(self, input_shape):
@@ -233,12 +244,7 @@ class GroupNormalization(Layer):
             raise self._error(f"Number of groups ({self.groups}) must be a multiple of the "
                               f"number of channels ({channels}).")
         self._channel_dim = self.axis % len(input_shape)
-        if self.scale:
-            self.add_weight("weight", (channels,), self.gamma_initializer,
-                            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
-        if self.center:
-            self.add_weight("bias", (channels,), self.beta_initializer,
-                            regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+        self._add_gamma_beta((channels,))
         self._pin_input_axes({self.axis: channels})
 
     def call(self, x):
@@ -248,12 +254,5 @@ class GroupNormalization(Layer):
                          self.epsilon)
         return y.movedim(1, self._channel_dim).to(dtype)
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
     def get_config(self):
-        return {**super().get_config(), "groups": self.groups, "axis": self.axis,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                **self._serialized("beta_initializer", "gamma_initializer",
-                                   "beta_regularizer", "gamma_regularizer", "beta_constraint",
-                                   "gamma_constraint")}
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis}
