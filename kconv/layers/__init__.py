@@ -13,7 +13,7 @@ from kconv.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minim
                                   Subtract, add, average, concatenate, dot, maximum, minimum,
                                   multiply, subtract)
 from kconv.layers.normalization import (BatchNormalization, GroupNormalization,
-                                        LayerNormalization)
+                                        LayerNormalization, Normalization)
 from kconv.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                                   GlobalAveragePooling1D, GlobalAveragePooling2D,
                                   GlobalAveragePooling3D, GlobalMaxPooling1D,
@@ -54,4 +54,4 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "SeparableConvolution2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
            "Convolution2DTranspose", "Deconvolution2D", "LayerNormalization",
            "GroupNormalization", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
-           "GaussianNoise"]
+           "GaussianNoise", "Normalization"]

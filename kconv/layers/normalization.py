@@ -2,11 +2,14 @@
 moving variance) and torch's ``weight``/``bias``/``running_mean``/``running_var`` names;
 ``LayerNormalization`` and ``GroupNormalization``."""
 
+import math
+
 import torch
 import torch.nn.functional as F
 
+from kconv import config
 from kconv.layers.layer import Layer
-from kconv.validation import check_bool, check_float, invalid_type, is_int
+from kconv.validation import check_bool, check_float, invalid_type, invalid_value, is_int
 
 
 class BatchNormalization(Layer):
@@ -256,3 +259,99 @@ class GroupNormalization(_AffineNormalization):
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis}
+
+
+class Normalization(Layer):
+    """Keras's feature-wise standardization: ``(x - mean) / max(sqrt(variance), epsilon)``
+    per position of ``axis`` (the kept axes; default the last), from a given ``mean`` and
+    ``variance`` or from statistics learned by :meth:`adapt` (stored as Keras's non-trainable
+    ``mean``, ``variance`` and ``count`` weights). ``invert=True`` undoes it."""
+
+    def __init__(self, axis=-1, mean=None, variance=None, invert=False, *, input_shape=None,
+                 name=None, trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.axis = () if axis is None else _axes("axis", axis)
+        if (mean is None) != (variance is None):
+            raise invalid_value("variance" if variance is None else "mean",
+                                "both mean and variance, or neither", None)
+        self.input_mean, self.input_variance = mean, variance
+        self.invert = check_bool("invert", invert)
+        self._keep = self._broadcast = None
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        if any(not -rank <= a < rank for a in self.axis):
+            raise self._error(f"All `axis` values must be in the range [-ndim, ndim). "
+                              f"Received inputs with ndim={rank}, while axis={self.axis}")
+        self._keep = tuple(sorted(a % rank for a in self.axis))
+        for a in self._keep:
+            self._known_size(input_shape, a)
+        self._broadcast = [input_shape[a] if a in self._keep else 1 for a in range(rank)]
+        stats = tuple(input_shape[a] for a in self._keep)
+        if self.input_mean is None:
+            self.add_weight("mean", stats, "zeros", trainable=False)
+            self.add_weight("variance", stats, "ones", trainable=False)
+            self.add_weight("count", (), "zeros", trainable=False)
+            return
+        for key, value in (("mean", self.input_mean), ("variance", self.input_variance)):
+            tensor = torch.as_tensor(value, dtype=torch.float32)
+            if tensor.ndim:  # aligned to the kept axes from the right, as Keras
+                shape = [1] * rank
+                for i in range(1, tensor.ndim + 1):
+                    shape[self._keep[-i]] = tensor.shape[-i]
+                tensor = tensor.reshape(shape)
+            self.register_buffer(f"_{key}", tensor.expand(self._broadcast).clone(),
+                                 persistent=False)
+
+    def _statistics(self):
+        if self.input_mean is not None:
+            return self._mean, self._variance
+        return self.mean.reshape(self._broadcast), self.variance.reshape(self._broadcast)
+
+    def adapt(self, data, batch_size=None, steps=None):
+        """Learn the mean and (biased) variance over every axis but the kept ones from
+        ``data``: an array or tensor, or an iterable of batches."""
+        if self.input_mean is not None:
+            raise self._error("adapt() needs a layer created without mean and variance")
+        batches = [data] if isinstance(data, (torch.Tensor,)) or hasattr(data, "__array__") \
+            else data
+        total = total_sq = count = None
+        samples = 0
+        for i, batch in enumerate(batches):
+            if steps is not None and i >= steps:
+                break
+            x = torch.as_tensor(batch[0] if isinstance(batch, (tuple, list)) else batch)
+            x = x.to(torch.float64)
+            if not self.built:
+                self.build_for((None,) + tuple(x.shape[1:]))
+            reduce = tuple(a for a in range(x.ndim) if a not in self._keep)
+            s, sq, n = x.sum(reduce), x.square().sum(reduce), x.numel() // max(
+                math.prod(x.shape[a] for a in self._keep), 1)
+            total = s if total is None else total + s
+            total_sq = sq if total_sq is None else total_sq + sq
+            count = n if count is None else count + n
+            samples += x.shape[0]
+        if total is None:
+            raise invalid_value("data", "at least one batch", data)
+        mean = total / count
+        with torch.no_grad():
+            self.mean.copy_(mean.reshape(self.mean.shape))
+            self.variance.copy_((total_sq / count - mean.square()).reshape(
+                self.variance.shape))
+            self.count.fill_(float(samples))
+
+    def call(self, x):
+        if not x.is_floating_point():
+            x = x.float()
+        mean, variance = self._statistics()
+        scale = torch.clamp(variance.sqrt(), min=config.epsilon())
+        return mean + x * scale if self.invert else (x - mean) / scale
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        def plain(value):
+            return value.tolist() if hasattr(value, "tolist") else value
+        return {**super().get_config(), "axis": self.axis, "invert": self.invert,
+                "mean": plain(self.input_mean), "variance": plain(self.input_variance)}

@@ -33,7 +33,7 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     layers_lib.SeparableConv1D, layers_lib.SeparableConv2D, layers_lib.Conv1DTranspose,
     layers_lib.Conv2DTranspose, layers_lib.Conv3DTranspose, layers_lib.LayerNormalization,
     layers_lib.GroupNormalization, layers_lib.SpatialDropout1D, layers_lib.SpatialDropout2D,
-    layers_lib.SpatialDropout3D, layers_lib.GaussianNoise)}
+    layers_lib.SpatialDropout3D, layers_lib.GaussianNoise, layers_lib.Normalization)}
 LAYER_CLASSES.update({"Convolution1D": layers_lib.Conv1D, "Convolution2D": layers_lib.Conv2D,
                       "Convolution3D": layers_lib.Conv3D, "MaxPool2D": layers_lib.MaxPooling2D,
                       "AvgPool2D": layers_lib.AveragePooling2D})

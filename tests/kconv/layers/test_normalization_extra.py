@@ -87,3 +87,31 @@ def test_gaussian_noise_in_training_only():
         "stddev"]
     with pytest.raises(ValueError, match="stddev"):
         kconv.layers.GaussianNoise(-1.0)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"axis": (1, 3)}, {"axis": None}, {"invert": True},
+                                    {"mean": [1.0, 2.0, 3.0, 4.0],
+                                     "variance": [1.0, 4.0, 0.25, 9.0]},
+                                    {"mean": 0.5, "variance": 2.0, "invert": True}])
+def test_normalization_adapts_and_normalizes_as_keras(kwargs):
+    x = np.random.default_rng(4).standard_normal((16, 5, 3, 4)).astype("float32") * 2 + 1
+    ours = kconv.layers.Normalization(**kwargs)
+    theirs = keras.layers.Normalization(**kwargs)
+    if "mean" not in kwargs:
+        ours.adapt(x)
+        theirs.adapt(x)
+        for a, b in zip(ours.get_weights()[:2], theirs.get_weights()[:2]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert_close(ours(torch.from_numpy(x[:3])), keras_call(theirs, x[:3]), atol=1e-5)
+    config = ours.get_config()
+    assert config["invert"] == theirs.get_config()["invert"]
+
+
+def test_normalization_weights_load_from_a_keras_file(tmp_path):
+    layer = keras.layers.Normalization()
+    x = np.random.default_rng(5).standard_normal((8, 6)).astype("float32") * 3
+    layer.adapt(x)
+    k_model = keras.Sequential([keras.Input((6,)), layer, keras.layers.Dense(2)])
+    k_model.save(tmp_path / "m.keras")
+    model = kconv.models.load_model(tmp_path / "m.keras")
+    assert_close(model(torch.from_numpy(x)), keras.ops.convert_to_numpy(k_model(x)), atol=1e-5)
