@@ -9,7 +9,8 @@ from kconv.layers.core import (Activation, Dropout, Flatten, GaussianNoise, Resc
 from kconv.layers.input_layer import Input, InputLayer
 from kconv.layers.dense import Dense
 from kconv.layers.layer import Layer, WeightSpec
-from kconv.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
+from kconv.layers.merging import (Add, Average, Concatenate, CustomScaleLayer, Dot, Maximum,
+                                  Minimum, Multiply,
                                   Subtract, add, average, concatenate, dot, maximum, minimum,
                                   multiply, subtract)
 from kconv.layers.normalization import (BatchNormalization, GroupNormalization,
@@ -54,4 +55,4 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "SeparableConvolution2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
            "Convolution2DTranspose", "Deconvolution2D", "LayerNormalization",
            "GroupNormalization", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
-           "GaussianNoise", "Normalization"]
+           "GaussianNoise", "Normalization", "CustomScaleLayer"]

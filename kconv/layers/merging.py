@@ -8,7 +8,7 @@ import torch
 
 from kconv import config
 from kconv.layers.layer import Layer
-from kconv.validation import invalid_type, invalid_value, is_int
+from kconv.validation import check_float, invalid_type, invalid_value, is_int
 
 
 class Merge(Layer):
@@ -290,3 +290,26 @@ def concatenate(inputs, axis=-1, **kwargs):
 def dot(inputs, axes=-1, **kwargs):
     """``Dot(axes, **kwargs)(inputs)``."""
     return Dot(axes=axes, **kwargs)(inputs)
+
+
+class CustomScaleLayer(Merge):
+    """``inputs[0] + inputs[1] * scale``: the Keras-internal layer of Keras Applications'
+    InceptionResNetV2 (its residual scaling), so that network's files open."""
+
+    min_inputs = 2
+
+    def __init__(self, scale, *, name=None, trainable=True):
+        super().__init__(name=name, trainable=trainable)
+        self.scale = check_float("scale", scale)
+
+    def _check_list(self, input_shape):
+        super()._check_list(input_shape)
+        if len(input_shape) != 2:
+            raise ValueError(f"CustomScaleLayer takes exactly 2 inputs; received "
+                             f"{len(input_shape)}")
+
+    def _merge(self, inputs):
+        return inputs[0] + inputs[1] * self.scale
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}

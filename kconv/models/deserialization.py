@@ -34,6 +34,10 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     layers_lib.Conv2DTranspose, layers_lib.Conv3DTranspose, layers_lib.LayerNormalization,
     layers_lib.GroupNormalization, layers_lib.SpatialDropout1D, layers_lib.SpatialDropout2D,
     layers_lib.SpatialDropout3D, layers_lib.GaussianNoise, layers_lib.Normalization)}
+# Keras's own internal layers of Keras Applications, loaded by name (never user code).
+KERAS_INTERNAL = {("keras.src.applications.inception_resnet_v2", "CustomScaleLayer"):
+                  layers_lib.CustomScaleLayer}
+LAYER_CLASSES.update({cls.__name__: cls for cls in KERAS_INTERNAL.values()})
 LAYER_CLASSES.update({"Convolution1D": layers_lib.Conv1D, "Convolution2D": layers_lib.Conv2D,
                       "Convolution3D": layers_lib.Conv3D, "MaxPool2D": layers_lib.MaxPooling2D,
                       "AvgPool2D": layers_lib.AveragePooling2D})
@@ -74,7 +78,11 @@ def layer_from_config(entry, index):
     if name not in LAYER_CLASSES:
         raise ValueError(f"{where}: kconv has no {name} layer (it builds "
                          f"{', '.join(sorted(LAYER_CLASSES))})")
-    _check_safe({key: value for key, value in entry.items() if key != "inbound_nodes"}, where)
+    internal = (entry.get("module"), name) in KERAS_INTERNAL
+    _check_safe({key: value for key, value in entry.items()
+                 if key != "inbound_nodes" and not (internal and key in ("module",
+                                                                         "registered_name"))},
+                where)
     cls = LAYER_CLASSES[name]
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     dtype = config.pop("dtype", None)
@@ -142,8 +150,11 @@ def _history_refs(spec):
     """``(refs, as_list)`` of one inbound node: Keras 3's ``{"args": ...}`` or Keras 2's
     ``[[name, node_index, tensor_index, kwargs], ...]``."""
     if isinstance(spec, dict):
+        # A recorded ``training`` flag is the symbolic call's default; the model's mode
+        # decides, as Keras's fit/evaluate/predict pass ``training`` to every layer.
         kwargs = {k: v for k, v in (spec.get("kwargs") or {}).items()
-                  if k not in ("training", "mask") or v is not None}
+                  if not (k == "training" and v in (None, True, False))
+                  and not (k == "mask" and v is None)}
         if kwargs:
             raise ValueError(f"call arguments {kwargs} are not supported by kconv")
         args = spec.get("args") or []
