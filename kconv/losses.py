@@ -164,6 +164,16 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     return values.mean(axis)
 
 
+def align_weight(weight, values):
+    """A weight tensor brought to ``values``' rank (Keras's
+    ``squeeze_or_expand_to_same_rank``: trailing unit axes dropped, missing ones added)."""
+    while weight.ndim > values.ndim and weight.shape[-1] == 1:
+        weight = weight.squeeze(-1)
+    while weight.ndim < values.ndim:
+        weight = weight.unsqueeze(-1)
+    return weight
+
+
 def reduce_weighted(values, sample_weight=None, reduction="sum_over_batch_size", mask=None):
     """Keras's weighting and reduction of per-sample loss values; a boolean ``mask`` of
     values that count makes a mean one over those values only."""
@@ -176,10 +186,7 @@ def reduce_weighted(values, sample_weight=None, reduction="sum_over_batch_size",
                 mask.shape[:1] + (1,) * (mask.ndim - 1))
     if sample_weight is not None:
         weight = torch.as_tensor(sample_weight, device=values.device).to(values.dtype)
-        while weight.ndim > values.ndim and weight.shape[-1] == 1:
-            weight = weight.squeeze(-1)
-        while weight.ndim < values.ndim:
-            weight = weight.unsqueeze(-1)
+        weight = align_weight(weight, values)
         values = values * weight
     if reduction == "none" or reduction is None or values.ndim == 0:
         return values
@@ -341,5 +348,6 @@ def _snake(name):
                    for i, c in enumerate(name))
 
 
-__all__ = ["Loss", "LossFunctionWrapper", "get", "names", "reduce_weighted"] + sorted(
+__all__ = ["Loss", "LossFunctionWrapper", "align_weight", "get", "names",
+           "reduce_weighted"] + sorted(
     name for name in ALL_OBJECTS if not name.isupper())

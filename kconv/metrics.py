@@ -70,11 +70,7 @@ class Mean(Metric):
             self.total = self.total + values.sum() * weight
             self.count = self.count + weight * values.numel()
             return
-        while weight.ndim > values.ndim and weight.shape[-1] == 1:
-            weight = weight.squeeze(-1)
-        while weight.ndim < values.ndim:
-            weight = weight.unsqueeze(-1)
-        weight = weight.expand_as(values)
+        weight = losses.align_weight(weight, values).expand_as(values)
         self.total = self.total + (values * weight).sum()
         self.count = self.count + weight.sum()
 

@@ -15,6 +15,7 @@ from kconv import activations, losses, optimizers
 from kconv import metrics as metrics_lib
 from kconv.callbacks import CallbackList
 from kconv.constraints import attach_constraints
+from kconv.trainers import data_adapters
 from kconv.validation import invalid_type, invalid_value
 
 _FROM_LOGITS = {losses.categorical_crossentropy: activations.softmax,
@@ -284,7 +285,7 @@ class Trainer:
                              "(x, y, sample_weight)")
         outputs, logits = self._forward(x, training)
         loss = self._total_loss(y, outputs, logits, sample_weight)
-        batch = int(_first_tensor(x).shape[0])
+        batch = int(data_adapters.first_item(x).shape[0])
         self._loss_tracker.update_state(loss.detach(), sample_weight=batch)
         self._update_metrics(y, outputs, sample_weight)
         return loss, outputs
@@ -381,20 +382,14 @@ class Trainer:
         """The loss and metrics over the data: the loss alone without metrics, else
         ``[loss, *metrics]``, or a dict with ``return_dict``."""
         self._assert_compiled("evaluate")
-        from kconv.trainers import data_adapters
         data = data_adapters.adapt(x, y, sample_weight, batch_size=batch_size, steps=steps,
                                    argument="steps", mode="evaluate")
         callbacks = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=1, steps=len(data), mode="evaluate")
-        logs = self._test_loop(data, callbacks, self._device())
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return _returned(self._test_loop(data, callbacks, self._device()), return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs over ``x`` as NumPy arrays (a list for several outputs)."""
-        from kconv.trainers import data_adapters
         data = data_adapters.adapt(x, batch_size=batch_size, steps=steps, argument="steps",
                                    mode="predict")
         callbacks = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
@@ -408,7 +403,8 @@ class Trainer:
                 for i, (xb, _, _) in enumerate(data):
                     callbacks.on_predict_batch_begin(i)
                     out = self(_to(device, xb))
-                    chunks.append(_map_out(lambda t: t.detach().cpu().numpy(), out))
+                    chunks.append(data_adapters.map_structure(
+                        lambda t: t.detach().cpu().numpy(), out))
                     callbacks.on_predict_batch_end(i, {"outputs": out})
         finally:
             self.train(was_training)
@@ -425,7 +421,6 @@ class Trainer:
                        return_dict=False):
         """One optimizer step on one batch; its loss and metrics (as ``evaluate``)."""
         self._assert_compiled("train_on_batch")
-        from kconv.trainers import data_adapters
         if class_weight is not None and sample_weight is not None:
             raise ValueError("Arguments `sample_weight` and `class_weight` cannot be "
                              "specified at the same time")
@@ -444,7 +439,6 @@ class Trainer:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss and metrics of one batch."""
         self._assert_compiled("test_on_batch")
-        from kconv.trainers import data_adapters
         data = data_adapters.adapt(x, y, sample_weight, batch_size=_batch_size(x),
                                    mode="test_on_batch")
         logs = self._test_loop(data, CallbackList(model=self), self._device())
@@ -484,14 +478,8 @@ def _metric_list(value):
         isinstance(v, (str, metrics_lib.Metric, list, tuple)) or callable(v) for v in value)
 
 
-def _first_tensor(x):
-    if isinstance(x, dict):
-        return next(iter(x.values()))
-    return x[0] if isinstance(x, (list, tuple)) else x
-
-
 def _batch_size(x):
-    first = _first_tensor(x)
+    first = data_adapters.first_item(x)
     return max(int(first.shape[0]), 1) if hasattr(first, "shape") and len(first.shape) else 1
 
 
@@ -503,14 +491,6 @@ def _to(device, value):
     if isinstance(value, (list, tuple)):
         return type(value)(_to(device, v) for v in value)
     return value
-
-
-def _map_out(fn, out):
-    if isinstance(out, dict):
-        return {k: fn(v) for k, v in out.items()}
-    if isinstance(out, (list, tuple)):
-        return [fn(v) for v in out]
-    return fn(out)
 
 
 def _returned(logs, return_dict):

@@ -35,7 +35,8 @@ def _is_array_structure(value):
     return False
 
 
-def _map(fn, value):
+def map_structure(fn, value):
+    """``fn`` over one value, or over each value of a list/tuple (a list) or dict."""
     if isinstance(value, dict):
         return {k: fn(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -43,7 +44,8 @@ def _map(fn, value):
     return None if value is None else fn(value)
 
 
-def _first(value):
+def first_item(value):
+    """A value itself, or the first value of a list/tuple or dict."""
     if isinstance(value, dict):
         return next(iter(value.values()))
     return value[0] if isinstance(value, (list, tuple)) else value
@@ -71,7 +73,7 @@ def to_tensor(value, role):
 
 
 def _tensors(value, role):
-    return _map(lambda v: to_tensor(v, role), value)
+    return map_structure(lambda v: to_tensor(v, role), value)
 
 
 def unpack(batch):
@@ -93,11 +95,11 @@ def _normalize(batch):
 
 
 def _num_samples(x):
-    return int(_first(x).shape[0])
+    return int(first_item(x).shape[0])
 
 
 def _take(value, index):
-    return _map(lambda v: v[index], value)
+    return map_structure(lambda v: v[index], value)
 
 
 class ArrayData:
