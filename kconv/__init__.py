@@ -9,7 +9,7 @@ Example:
 """
 
 from kconv import (activations, augmentation, backend, callbacks, config, constraints,
-                   datasets, initializers, layers, losses, metrics, models, optimizers,
+                   datasets, initializers, layers, losses, metrics, models, ops, optimizers,
                    padding, preprocessing, regularizers, saving, summary, utils)
 from kconv.constraints import apply_constraints, attach_constraints
 from kconv.layers import Input
@@ -20,7 +20,7 @@ from kconv.receptive_field import receptive_field
 __version__ = "0.1.0"
 
 __all__ = ["activations", "augmentation", "backend", "callbacks", "config", "constraints",
-           "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers",
+           "datasets", "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers",
            "padding", "preprocessing", "regularizers", "saving", "summary", "trainers", "utils",
            "Model", "Sequential", "Input", "apply_constraints", "attach_constraints",
            "receptive_field", "clear_session", "__version__"]

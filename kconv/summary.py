@@ -39,7 +39,7 @@ def _count(tensors):
 def layer_rows(model, extra_columns=()):
     """One row per layer: name (Type), output shape, param count, then extra columns."""
     rows = []
-    for layer in model.layers:
+    for layer in getattr(model, "operations", model.layers):
         shape = "?" if layer.output_shape is None else format_shape(layer.output_shape)
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
         rows.append([f"{layer.name} ({type(layer).__name__})", shape, params]

@@ -42,9 +42,48 @@ class KerasTensor:
         return (f"<KerasTensor shape={self.shape}, dtype={self.dtype}, "
                 f"name={self.name}>")
 
+    # Arithmetic records a keras.ops node, as Keras's KerasTensor operators do.
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops().subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops().multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops().multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops().true_divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().true_divide(other, self)
+
+    def __pow__(self, other):
+        return _ops().power(self, other)
+
+    def __rpow__(self, other):
+        return _ops().power(other, self)
+
+    def __neg__(self):
+        return _ops().negative(self)
+
     def __bool__(self):
         raise TypeError("A symbolic KerasTensor has no value: it cannot be used as a Python "
                         "boolean (call the model on data instead)")
+
+
+def _ops():
+    from kconv import ops  # ops builds on layers, which build on this module
+    return ops
 
 
 class Node:

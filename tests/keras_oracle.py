@@ -116,7 +116,21 @@ def nested(lib):
     return lib.Model(inputs, L.Dense(2)(inner(inner(inputs))), name="outer")
 
 
+def arithmetic(lib):
+    """keras.ops calls and KerasTensor operators (MobileNetV3's hard-sigmoid among them)."""
+    L = lib.layers
+    inputs = lib.Input((6, 6, 2))
+    x = L.Conv2D(4, 3, padding="same")(inputs)
+    h = L.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
+    y = lib.ops.maximum(x, 0.5) - 2.0 * h + x / 4.0
+    z = 1.0 / (lib.ops.minimum(h, x) ** 2 + 1.0)
+    w = lib.ops.subtract(1, lib.ops.power(2.0, -h))
+    out = L.Dense(3)(L.Flatten()(lib.ops.multiply(y, z) - x * w))
+    return lib.Model(inputs, lib.ops.divide(out, 3))
+
+
 GRAPHS = {"residual": (residual, [(2, 16, 16, 3)]),
+          "arithmetic": (arithmetic, [(2, 6, 6, 2)]),
           "two_in_two_out": (two_in_two_out, [(2, 12, 12, 2), (2, 4)]),
           "channels_first": (channels_first_inside, [(2, 3, 10, 10)]),
           "nested": (nested, [(2, 8)])}

@@ -9,6 +9,7 @@ code from a file ever runs.
 import inspect
 
 from kconv import layers as layers_lib
+from kconv import ops
 from kconv.layers.input_layer import Input
 from kconv.models.model import Model
 from kconv.models.sequential import Sequential
@@ -42,6 +43,7 @@ LAYER_CLASSES.update({"Convolution1D": layers_lib.Conv1D, "Convolution2D": layer
                       "Convolution3D": layers_lib.Conv3D, "MaxPool2D": layers_lib.MaxPooling2D,
                       "AvgPool2D": layers_lib.AveragePooling2D})
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
+_OPS_MODULE = "keras.src.ops.numpy"  # keras.ops calls recorded in a graph
 _KERAS_MODULES = ("keras", "keras.layers", "keras.initializers", "keras.regularizers",
                   "keras.constraints", "keras.src.models.sequential", "keras.models",
                   "keras.src.models.functional")
@@ -105,6 +107,49 @@ def layer_from_config(entry, index):
     return cls(**kwargs)
 
 
+def _is_operation(entry):
+    """A ``keras.ops`` node: named by its module, or (in a legacy ``.h5``, which drops
+    modules) an operation's class name with a config of its name alone (a layer's config
+    always holds more)."""
+    if "module" in entry:
+        return entry["module"] == _OPS_MODULE
+    return (entry.get("class_name") in ops.OPERATIONS
+            and set(entry.get("config") or {}) <= {"name"})
+
+
+def _operation_from_config(entry, index):
+    """A ``keras.ops`` node's :class:`~kconv.ops.Operation` and its inbound specs: the
+    numbers among the node's arguments become the operation's constants."""
+    name = entry.get("class_name")
+    config = entry.get("config") or {}
+    where = f"layer {index} ({name} {config.get('name', '')!r})"
+    if name not in ops.OPERATIONS or entry.get("registered_name") not in (None, name):
+        raise ValueError(f"{where}: kconv has no keras.ops operation {name!r} from module "
+                         f"{_OPS_MODULE!r} (it builds {', '.join(sorted(ops.OPERATIONS))})")
+    if set(config) - {"name"}:
+        raise ValueError(f"{where}: operation arguments {sorted(set(config) - {'name'})} are "
+                         "not supported by kconv")
+    layouts = set()
+    for spec in entry.get("inbound_nodes") or []:
+        args = spec.get("args") if isinstance(spec, dict) else None
+        if not isinstance(args, list) or spec.get("kwargs") or not all(
+                _is_tensor_spec(a) or ops._is_number(a) for a in args):
+            raise ValueError(f"{where}: unreadable operation node {spec!r} (kconv reads "
+                             "tensors and numbers as arguments)")
+        layouts.add(tuple(None if _is_tensor_spec(a) else a for a in args))
+    if len(layouts) != 1:
+        raise ValueError(f"{where}: an operation needs one call (found {len(layouts)} "
+                         "different ones)")
+    try:
+        return ops.OPERATIONS[name](layouts.pop(), name=config.get("name"))
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+
+
+def _is_tensor_spec(value):
+    return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
+
+
 def _input_from_config(config):
     shape = config.get("batch_shape") or config.get("batch_input_shape")
     return Input(batch_shape=tuple(shape), dtype=config.get("dtype"), name=config.get("name"))
@@ -146,7 +191,7 @@ def _sequential_from_config(body):
     return Sequential(layers, name=body.get("name"))
 
 
-def _history_refs(spec):
+def _history_refs(spec, operation=False):
     """``(refs, as_list)`` of one inbound node: Keras 3's ``{"args": ...}`` or Keras 2's
     ``[[name, node_index, tensor_index, kwargs], ...]``."""
     if isinstance(spec, dict):
@@ -158,6 +203,9 @@ def _history_refs(spec):
         if kwargs:
             raise ValueError(f"call arguments {kwargs} are not supported by kconv")
         args = spec.get("args") or []
+        if operation:  # a keras.ops node: its tensor operands, in order
+            return [tuple(a["config"]["keras_history"]) for a in args
+                    if _is_tensor_spec(a)], True
         first = args[0] if args else None
         as_list = isinstance(first, (list, tuple))
         items = list(first) if as_list else [first]
@@ -187,10 +235,11 @@ def _functional_from_config(body):
             layers[name] = tensor._keras_history[0]
             tensors[(name, 0, 0)] = tensor
             continue
-        layers[name] = layer_from_config(entry, index)
+        layers[name] = (_operation_from_config(entry, index) if _is_operation(entry)
+                         else layer_from_config(entry, index))
         for node_index, spec in enumerate(entry.get("inbound_nodes") or []):
             try:
-                refs, as_list = _history_refs(spec)
+                refs, as_list = _history_refs(spec, _is_operation(entry))
             except (KeyError, TypeError, IndexError, ValueError) as e:
                 raise ValueError(f"layer {index} ({name!r}): unreadable inbound node "
                                  f"({e})") from None

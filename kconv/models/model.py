@@ -14,6 +14,7 @@ from kconv.layers.input_layer import InputLayer
 from kconv.layers.layer import Layer
 from kconv.models import layout
 from kconv.models.training import Trainer
+from kconv.ops import Operation
 from kconv.symbolic import KerasTensor
 from kconv.validation import invalid_type, invalid_value
 
@@ -133,10 +134,16 @@ class Model(Trainer, Layer):
 
     @property
     def layers(self):
-        """Its layers, in Keras's order (InputLayers first for a functional model)."""
+        """Its layers, in Keras's order (InputLayers first for a functional model); the
+        ``keras.ops`` nodes of a graph are in :attr:`operations` only, as in Keras."""
         if self._steps is not None:
-            return list(self._graph_layers)
+            return [layer for layer in self._graph_layers if not isinstance(layer, Operation)]
         return [m for m in self.children() if isinstance(m, Layer)]
+
+    @property
+    def operations(self):
+        """Its layers and ``keras.ops`` nodes, in Keras's order (what summary lists)."""
+        return list(self._graph_layers) if self._steps is not None else self.layers
 
     def get_layer(self, name=None, index=None):
         """A layer by name or by index in :attr:`layers`.
@@ -349,7 +356,9 @@ def _sequential_like(model):
 def _layer_entry(layer):
     """A layer's (or a model's) entry in a Keras 3 config, as Keras serializes it."""
     kind = type(layer).__name__
-    if isinstance(layer, Functional):
+    if isinstance(layer, Operation):
+        module, registered = "keras.src.ops.numpy", kind
+    elif isinstance(layer, Functional):
         module, registered = "keras.src.models.functional", "Functional"
     else:
         module, registered = ("keras" if kind == "Sequential" else "keras.layers"), None
@@ -361,7 +370,7 @@ def _graph_config(model):
     """Keras 3's functional config: layers with their inbound nodes, inputs and outputs.
     Node indices count only the calls inside this model, as Keras numbers them."""
     renumber = {}
-    for layer in model.layers:
+    for layer in model.operations:
         kept = [node for node in layer._inbound_nodes if node in model._nodes]
         renumber.update({id(node): i for i, node in enumerate(kept)})
 
@@ -373,11 +382,16 @@ def _graph_config(model):
         return {"class_name": "__keras_tensor__", "config": {
             "shape": list(tensor.shape), "dtype": tensor.dtype, "keras_history": history(tensor)}}
 
+    def args(layer, node):
+        tensors = [keras_tensor(t) for t in node.input_tensors]
+        if isinstance(layer, Operation):
+            return layer.keras_args(tensors)
+        return [tensors if node.as_list else tensors[0]]
+
     layers = []
-    for layer in model.layers:
+    for layer in model.operations:
         nodes = [] if isinstance(layer, InputLayer) else [
-            {"args": [[keras_tensor(t) for t in node.input_tensors] if node.as_list
-                      else keras_tensor(node.input_tensors[0])], "kwargs": {}}
+            {"args": args(layer, node), "kwargs": {}}
             for node in layer._inbound_nodes if node in model._nodes]
         layers.append({**_layer_entry(layer), "name": layer.name, "inbound_nodes": nodes})
 
