@@ -169,6 +169,13 @@ def build_parser():
                            f"({_per_dataset('augment', _show_switch)})")
     data.add_argument("--download", action="store_true",
                       help="fetch CIFAR-10 into its folder when the files are missing")
+    data.add_argument("--cache-dir",
+                      help="where a folder's decoded images are cached for later runs and DDP "
+                           "processes (default $KCONV_CACHE_DIR, else "
+                           "$XDG_CACHE_HOME/kconv/images or ~/.cache/kconv/images)")
+    data.add_argument("--no-cache", action="store_true",
+                      help="decode a folder into memory only, neither reading nor writing the "
+                           "cache")
     data.add_argument("--seed", type=int, default=42, help="seed of the split and training")
     train = parser.add_argument_group("model and training")
     train.add_argument("--model", type=_models,
@@ -248,6 +255,7 @@ def load_data(config):
     data = ImageDataModule(config["dataset"], image_size=config["image_size"],
                            classes=config["classes"], test_size=config["test_size"],
                            seed=config["seed"], download=config["download"],
+                           cache=not config["no_cache"], cache_dir=config["cache_dir"],
                            batch_size=config["batch_size"])
     try:
         data.load()

@@ -1,6 +1,7 @@
 """Test set-up: Keras 3 runs on its torch backend as the numerical oracle, with its config
-folder in a temporary place so neither Keras nor kconv reads the user's keras.json; shared
-fixtures that write small datasets to disk."""
+folder in a temporary place so neither Keras nor kconv reads the user's keras.json; the image
+cache in a temporary place too (tests never write into the user's cache); shared fixtures
+that write small datasets to disk."""
 
 import os
 import pickle
@@ -8,6 +9,7 @@ import tempfile
 
 os.environ["KERAS_BACKEND"] = "torch"
 os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="kconv-keras-home-")
+os.environ["KCONV_CACHE_DIR"] = tempfile.mkdtemp(prefix="kconv-image-cache-")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -138,6 +138,34 @@ def test_ddp_with_two_cpu_processes_writes_one_set_of_results(tmp_path):
     assert report["weighted avg"]["support"] == 64  # the whole test set, gathered
 
 
+def test_a_folder_is_decoded_once_into_the_cache_dir(tmp_path, monkeypatch, write_folder,
+                                                     capsys):
+    data = write_folder(tmp_path / "images", counts={"a": 4, "b": 4}, size=(12, 12))
+    monkeypatch.chdir(tmp_path)
+    argv = ["--dataset", str(data), "--image-size", "32", "--fast-dev-run", "--cache-dir",
+            "cache"]
+    train.main(argv)
+    assert "decoded with" in capsys.readouterr().err
+    [entry] = os.listdir(tmp_path / "cache")
+    train.main(argv)
+    assert f"opened from the cache cache{os.sep}{entry}" in capsys.readouterr().err
+    train.main(argv[:-2] + ["--no-cache", "--cache-dir", "other"])
+    assert "(not cached)" in capsys.readouterr().err and not (tmp_path / "other").exists()
+
+
+def test_ddp_processes_share_one_cached_folder(tmp_path, write_folder):
+    data = write_folder(tmp_path / "images", counts={"a": 6, "b": 6}, size=(12, 12))
+    result = run_cli("--dataset", str(data), "--image-size", "32", "--epochs", "1",
+                     "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
+                     "--cache-dir", "cache", "--out-dir", "ddp", "--no-augment", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    # one process decoded (its progress bar); the other rank opened that entry
+    assert result.stderr.count("decoding images") == 1 and "decoded with" in result.stderr
+    assert len(os.listdir(tmp_path / "cache")) == 1
+    report = json.loads((tmp_path / "ddp" / "report.json").read_text())
+    assert report["weighted avg"]["support"] == 4
+
+
 # ----------------------------------------------------------------------------- bad input
 BAD = [
     (["--dataset", "nowhere"], "dataset folder not found: nowhere"),

@@ -18,22 +18,39 @@ TUTORIAL_CLASSES = ("Faces", "Leopards", "Motorbikes", "airplanes")  # StridedNe
 
 @dataclass
 class DataBundle:
-    """A train/test split of uint8 NHWC images with int64 labels."""
+    """uint8 NHWC images with int64 labels and a train/test split of them.
 
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
+    ``images`` may be memory-mapped (a cached image folder): the splits are index tensors
+    into it, so nothing is copied; ``x_train`` and the like gather a split (a copy).
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    train: torch.Tensor  # int64 indices into images/labels
+    test: torch.Tensor
     class_names: list
     description: str
 
+    @classmethod
+    def from_splits(cls, x_train, y_train, x_test, y_test, class_names, description):
+        """A bundle of two separate splits (joined into one tensor)."""
+        n = len(y_train)
+        return cls(torch.cat([x_train, x_test]), torch.cat([y_train, y_test]),
+                   torch.arange(n), torch.arange(n, n + len(y_test)), class_names,
+                   description)
+
     @property
     def image_shape(self):
-        return tuple(self.x_train.shape[1:])
+        return tuple(self.images.shape[1:])
 
     @property
     def nbytes(self):
-        return sum(t.nbytes for t in (self.x_train, self.y_train, self.x_test, self.y_test))
+        return self.images.nbytes + self.labels.nbytes
+
+    x_train = property(lambda self: self.images[self.train])
+    y_train = property(lambda self: self.labels[self.train])
+    x_test = property(lambda self: self.images[self.test])
+    y_test = property(lambda self: self.labels[self.test])
 
 
 def cifar10_root():
@@ -62,23 +79,23 @@ def _check_classes(names, dataset):
         raise ValueError(f"a classifier needs at least two classes; {dataset} has {found}")
 
 
-def _load_folder(root, image_size, classes, test_size, seed):
+def _load_folder(root, image_size, classes, test_size, seed, cache, cache_dir):
     if image_size is None:
         raise ValueError(f"an image size is needed to load the folder {root}")
     if classes is None and all(os.path.isdir(os.path.join(root, c)) for c in TUTORIAL_CLASSES):
         classes = list(TUTORIAL_CLASSES)  # the tutorial's CALTECH-101 subset
-    folder = load_image_folder(root, image_size, classes)
+    folder = load_image_folder(root, image_size, classes, cache=cache, cache_dir=cache_dir)
     _check_classes(folder.class_names, root)
     train, test = stratified_split(folder.labels, test_size, seed)
     if len(test) == 0 or len(train) == 0:
         raise ValueError(f"--test-size {test_size} leaves an empty split of "
                          f"{len(folder.labels)} images")
-    return DataBundle(folder.images[train], folder.labels[train], folder.images[test],
-                      folder.labels[test], folder.class_names, f"{root}: {folder.describe()}")
+    return DataBundle(folder.images, folder.labels, train, test, folder.class_names,
+                      f"{root}: {folder.describe()}")
 
 
 def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed=42,
-                 download=False):
+                 download=False, cache=True, cache_dir=None):
     """Load ``dataset`` ('mnist', 'cifar10', 'fake', or a folder of class folders).
 
     Args:
@@ -87,13 +104,15 @@ def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed
         classes: optional list of class names to keep.
         test_size, seed: the stratified split of a folder dataset (and the seed of 'fake').
         download: fetch CIFAR-10 when its files are missing (needs network access).
+        cache, cache_dir: whether a folder's decoded images are cached on disk, and where
+            (see :func:`~kconv.datasets.image_folder.load_image_folder`).
 
     Raises:
         ValueError, FileNotFoundError: the data cannot be found or read; the message says
             why.
     """
     if dataset not in BUILTIN:
-        return _load_folder(dataset, image_size, classes, test_size, seed)
+        return _load_folder(dataset, image_size, classes, test_size, seed, cache, cache_dir)
     if dataset == "mnist":
         (x, y), (xt, yt) = mnist.load_data()
         x, xt = x[..., None], xt[..., None]  # (N, 28, 28, 1)
@@ -113,5 +132,6 @@ def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed
     xt, yt, _ = select_classes(xt, yt, names, classes)
     if image_size is not None:
         x, xt = resize(x, image_size), resize(xt, image_size)
-    return DataBundle(x, y, xt, yt, kept, f"{source}: {len(y)} training and {len(yt)} test "
-                                          f"images in {len(kept)} classes")
+    return DataBundle.from_splits(x, y, xt, yt, kept, f"{source}: {len(y)} training and "
+                                                      f"{len(yt)} test images in "
+                                                      f"{len(kept)} classes")

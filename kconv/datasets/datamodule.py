@@ -12,19 +12,23 @@ from kconv.validation import check_int
 
 
 class TensorBatches(Dataset):
-    """(images, labels) fetched a whole batch at a time by tensor indexing."""
+    """(images, labels) fetched a whole batch at a time by tensor indexing; with ``index``,
+    only those rows (a split of a shared, possibly memory-mapped, tensor), in that order."""
 
-    def __init__(self, images, labels):
-        self.images, self.labels = images, labels
+    def __init__(self, images, labels, index=None):
+        self.images, self.labels, self.index = images, labels, index
 
     def __len__(self):
-        return len(self.labels)
+        return len(self.labels) if self.index is None else len(self.index)
 
-    def __getitem__(self, index):
-        return self.images[index], self.labels[index]
+    def __getitem__(self, i):
+        i = i if self.index is None else self.index[i]
+        return self.images[i], self.labels[i]
 
     def __getitems__(self, indices):
         index = torch.as_tensor(indices, device=self.labels.device)
+        if self.index is not None:
+            index = self.index[index]
         return self.images[index], self.labels[index]
 
 
@@ -44,8 +48,10 @@ def _whole_batch(batch):
 
 
 def make_loader(images, labels, batch_size, *, shuffle, seed=0, device=None, num_replicas=1,
-                rank=0):
-    """A DataLoader over in-memory tensors, moved once to ``device`` when given.
+                rank=0, index=None):
+    """A DataLoader over tensors (of the rows ``index`` only, when given), moved once to
+    ``device`` when given. Only the batches' rows of ``images`` are read, so a
+    memory-mapped dataset streams from disk and each DDP process reads its own shard.
 
     Shuffling draws a permutation from ``seed + epoch`` (Lightning calls ``set_epoch``), so a
     resumed run sees the same batches as an uninterrupted one, and each of ``num_replicas``
@@ -53,7 +59,8 @@ def make_loader(images, labels, batch_size, *, shuffle, seed=0, device=None, num
     """
     if device is not None:
         images, labels = images.to(device), labels.to(device)
-    dataset = TensorBatches(images, labels)
+        index = None if index is None else index.to(device)
+    dataset = TensorBatches(images, labels, index)
     sampler = DistributedSampler(dataset, num_replicas=num_replicas, rank=rank, shuffle=True,
                                  seed=seed) if shuffle else None
     # Its own generator: creating an iterator must not draw from the global RNG, which
@@ -79,6 +86,9 @@ class ImageDataModule(L.LightningDataModule):
         test_size: the test share of a folder dataset (stratified).
         seed: seed of the split, of synthetic data and of the shuffling.
         download: fetch CIFAR-10 when its files are missing (needs network access).
+        cache: keep a folder's decoded images in a memory-mapped cache on disk, which later
+            runs and every DDP process open without decoding (or decode into memory).
+        cache_dir: where (default :func:`~kconv.datasets.cache.default_cache_dir`).
         batch_size: training batch size.
         eval_batch_size: validation/test batch size (default ``max(batch_size, 256)``).
 
@@ -90,7 +100,8 @@ class ImageDataModule(L.LightningDataModule):
     """
 
     def __init__(self, dataset="mnist", *, image_size=None, classes=None, test_size=0.25,
-                 seed=42, download=False, batch_size=32, eval_batch_size=None):
+                 seed=42, download=False, cache=True, cache_dir=None, batch_size=32,
+                 eval_batch_size=None):
         super().__init__()
         self.dataset = dataset
         self.image_size = None if image_size is None else tuple(image_size)
@@ -98,11 +109,12 @@ class ImageDataModule(L.LightningDataModule):
         self.test_size = test_size
         self.seed = seed
         self.download = download
+        self.cache, self.cache_dir = cache, cache_dir
         self.batch_size = check_int("batch_size", batch_size)
         self.eval_batch_size = check_int("eval_batch_size", eval_batch_size) \
             if eval_batch_size is not None else max(self.batch_size, 256)
         self.bundle = None
-        # (device or None for host memory, {"train"/"test": (images, labels)} there)
+        # (device or None for host memory, (images, labels, {"train"/"test": index}) there)
         self._splits = None
 
     @classmethod
@@ -124,7 +136,8 @@ class ImageDataModule(L.LightningDataModule):
         if self.bundle is None:
             self.bundle = load_dataset(self.dataset, image_size=self.image_size,
                                        classes=self.classes, test_size=self.test_size,
-                                       seed=self.seed, download=self.download)
+                                       seed=self.seed, download=self.download,
+                                       cache=self.cache, cache_dir=self.cache_dir)
         return self.bundle
 
     def setup(self, stage=None):
@@ -135,17 +148,21 @@ class ImageDataModule(L.LightningDataModule):
         device = resident_device(root, self.bundle.nbytes)
         if self._splits is None or self._splits[0] != device:
             move = (lambda t: t) if device is None else (lambda t: t.to(device))
-            self._splits = (device, {
-                "train": (move(self.bundle.x_train), move(self.bundle.y_train)),
-                "test": (move(self.bundle.x_test), move(self.bundle.y_test))})
+            bundle = self.bundle
+            self._splits = (device, (move(bundle.images), move(bundle.labels),
+                                     {"train": move(bundle.train), "test": move(bundle.test)}))
+
+    def _loader(self, split, batch_size, **kwargs):
+        images, labels, index = self._splits[1]
+        return make_loader(images, labels, batch_size, index=index[split], **kwargs)
 
     def train_dataloader(self):
         trainer = self.trainer
         replicas, rank = (1, 0) if trainer is None else (trainer.world_size, trainer.global_rank)
-        return make_loader(*self._splits[1]["train"], self.batch_size, shuffle=True,
-                           seed=self.seed, num_replicas=replicas, rank=rank)
+        return self._loader("train", self.batch_size, shuffle=True, seed=self.seed,
+                            num_replicas=replicas, rank=rank)
 
     def val_dataloader(self):
-        return make_loader(*self._splits[1]["test"], self.eval_batch_size, shuffle=False)
+        return self._loader("test", self.eval_batch_size, shuffle=False)
 
     test_dataloader = predict_dataloader = val_dataloader

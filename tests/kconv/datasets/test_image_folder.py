@@ -3,7 +3,7 @@ import os
 import pytest
 import torch
 
-from kconv.datasets import load_image_folder
+from kconv.datasets import load_image_folder, resize
 
 
 def test_image_folder_decodes_resizes_and_reports(tmp_path, write_folder):
@@ -31,3 +31,16 @@ def test_image_folder_errors(tmp_path, write_folder):
     (tmp_path / "bad" / "x" / "a.png").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="No readable images"):
         load_image_folder(str(tmp_path / "bad"), (8, 8))
+
+
+@pytest.mark.parametrize("shape,size", [((3, 28, 28, 1), (32, 32)), ((2, 24, 32, 3), (9, 7)),
+                                        ((1, 5, 5, 4), (5, 5))])
+def test_resize_is_half_pixel_bilinear_within_one_level(shape, size):
+    images = torch.randint(0, 256, shape, dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0))
+    exact = torch.nn.functional.interpolate(images.permute(0, 3, 1, 2).double(), size=size,
+                                            mode="bilinear", align_corners=False)
+    ours = resize(images, size)
+    assert ours.dtype == torch.uint8 and ours.shape == (shape[0], *size, shape[3])
+    assert ours.is_contiguous()
+    assert (ours.permute(0, 3, 1, 2).double() - exact).abs().max() <= 1
