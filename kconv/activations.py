@@ -12,17 +12,21 @@ from kconv.validation import invalid_type, invalid_value
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
-    """Rectified linear unit with Keras's optional slope, ceiling and threshold."""
-    if negative_slope == 0.0 and max_value is None and threshold == 0.0:
-        return F.relu(x)
+    """Rectified linear unit with Keras's optional slope, ceiling and threshold (computed as
+    Keras's own branches: relu6 for a ceiling of 6, no element-wise select without a
+    threshold)."""
     if negative_slope != 0.0 and max_value is None and threshold == 0.0:
         return F.leaky_relu(x, negative_slope)
-    negative = F.relu(threshold - x) if negative_slope != 0.0 else None
-    y = torch.where(x > threshold, x, torch.zeros_like(x))
+    if threshold != 0.0:
+        y = torch.where(x > threshold, x, 0.0)
+    elif max_value == 6:
+        y, max_value = F.relu6(x), None
+    else:
+        y = F.relu(x)
     if max_value is not None:
         y = torch.clamp(y, 0.0, max_value)
-    if negative is not None:
-        y = y - negative_slope * negative
+    if negative_slope != 0.0:
+        y = y - negative_slope * F.relu(threshold - x)
     return y
 
 
