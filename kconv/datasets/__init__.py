@@ -1,7 +1,8 @@
 """Keras-style loaders that return NumPy arrays of Keras's shapes and dtypes
 (``kconv.datasets.mnist.load_data()``, ``cifar10``, and a synthetic ``fake`` set), image
-folders, a stratified split, a run's dataset by name as uint8 (N, H, W, C) tensors
-(:func:`load_dataset`) and, with Lightning installed, :class:`ImageDataModule`."""
+folders (decoded once, in parallel, into a memory-mapped cache), a stratified split, a run's
+dataset by name as uint8 (N, H, W, C) tensors (:func:`load_dataset`) and, with Lightning
+installed, :class:`ImageDataModule`."""
 
 from kconv.datasets import cifar10, fake, mnist
 from kconv.datasets.bundle import BUILTIN, DataBundle, load_dataset, select_classes
