@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from kconv.datasets import cache as cache_lib
+from kconv.validation import check_int, invalid_type
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 CHUNK = 32  # files a decoding worker handles at a time
@@ -184,13 +185,16 @@ def load_image_folder(root, image_size, classes=None, *, cache=True, cache_dir=N
     Raises:
         FileNotFoundError: ``root`` does not exist.
         ValueError: no class folders, unknown ``classes`` (the message lists those found),
-            or no readable image at all.
+            no readable image at all, or a size or ``workers`` out of range.
+        TypeError: ``image_size`` is not a pair of ints, ``workers`` not an int.
     """
-    image_size = tuple(int(s) for s in image_size)
+    if not (isinstance(image_size, (tuple, list)) and len(image_size) == 2):
+        raise invalid_type("image_size", "a (height, width) pair", image_size)
+    image_size = tuple(check_int("image_size", s) for s in image_size)
+    workers = decode_workers() if workers is None else check_int("workers", workers, 0)
     found, files, skipped = list_files(root, classes)
     if not files:
         raise _no_images(root, found, skipped)
-    workers = decode_workers() if workers is None else workers
     job = _Job(root, found, files, skipped, image_size, workers, progress)
     if cache:
         data = _through_cache(job, cache_dir or cache_lib.default_cache_dir())

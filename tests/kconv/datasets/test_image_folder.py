@@ -44,3 +44,18 @@ def test_resize_is_half_pixel_bilinear_within_one_level(shape, size):
     assert ours.dtype == torch.uint8 and ours.shape == (shape[0], *size, shape[3])
     assert ours.is_contiguous()
     assert (ours.permute(0, 3, 1, 2).double() - exact).abs().max() <= 1
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    (dict(image_size=8), TypeError, "Invalid type for argument `image_size`: expected a "
+                                    "(height, width) pair. Received: image_size=8 of type int"),
+    (dict(image_size=(8, 0)), ValueError, "expected an int >= 1. Received: image_size=0"),
+    (dict(image_size=(8, 8), workers=-1), ValueError, "argument `workers`: expected an int "
+                                                      ">= 0. Received: workers=-1"),
+    (dict(image_size=(8, 8), workers="2"), TypeError, "argument `workers`: expected an int"),
+])
+def test_bad_arguments_are_named(tmp_path, write_folder, kwargs, error, message):
+    root = write_folder(tmp_path / "data")
+    with pytest.raises(error) as info:
+        load_image_folder(str(root), **kwargs)
+    assert message in str(info.value)
