@@ -1,6 +1,7 @@
 """Keras Applications networks in kconv vs Keras 3 on its torch backend vs the same network
-through TF -> ONNX -> onnx2torch: inference and training-step images/s, ratios from one
-interleaved run.
+through TF -> ONNX -> onnx2torch, and torchvision's own build of the architecture (the
+hand-written torch equivalent, where torchvision is installed): inference and
+training-step images/s, ratios from one interleaved run.
 
 Every contender runs the same weights: each network is built in Keras (``weights=None``,
 logits), saved as ``.keras``; kconv opens that file with ``kconv.models.load_model``; the
@@ -14,6 +15,9 @@ The training step is forward + mean-square loss + backward, in training mode (Ba
 on batch statistics) for kconv and Keras. The ONNX graph is an inference graph (its
 BatchNormalization uses the moving statistics, some of it folded into the convolutions), so
 its training step does less work than the others: read its ratio as a bound.
+
+torchvision's networks are its own variants (ResNet50 v1.5, its MobileNetV2 and
+EfficientNetB0), close to Keras's in size and work but not the same weights.
 
 Target (issue 13): kconv >= 1.0x the fastest other contender.
 
@@ -68,6 +72,22 @@ def onnx_module(keras_path, tf_python, folder):
     return module
 
 
+TORCHVISION = {"ResNet50": "resnet50", "MobileNetV2": "mobilenet_v2",
+               "EfficientNetB0": "efficientnet_b0"}
+
+
+def torchvision_module(name):
+    """torchvision's own build of the architecture (the hand-written torch equivalent: the
+    same family, torchvision's variant of it, NCHW), or the reason why not."""
+    try:
+        import torchvision
+    except ImportError:
+        return "torchvision is not installed"
+    if name not in TORCHVISION:
+        return f"torchvision has no {name}"
+    return getattr(torchvision.models, TORCHVISION[name])(weights=None, num_classes=1000)
+
+
 def forward(model, x):
     def run():
         with torch.inference_mode():
@@ -109,6 +129,7 @@ def bench(name, args, folder):
     k_model.save(path)
     ours = kconv.models.load_model(path)
     converted = onnx_module(path, args.tf_python, folder)
+    hand = torchvision_module(name)
     x = torch.from_numpy(np.random.default_rng(0).uniform(
         0, 255, (args.batch, args.size, args.size, 3)).astype("float32"))
 
@@ -121,15 +142,25 @@ def bench(name, args, folder):
             check("onnx2torch", converted.eval()(x).numpy(), theirs)
         else:
             print(f"  onnx2torch skipped: {converted}")
+    if isinstance(hand, torch.nn.Module):
+        xn = x.permute(0, 3, 1, 2).contiguous()
+        print(f"  torchvision {TORCHVISION[name]}: {sum(p.numel() for p in hand.parameters()):,} "
+              "parameters (its own variant; timed on NCHW input)")
+    else:
+        print(f"  torchvision skipped: {hand}")
 
     contenders = {"kconv": forward(ours.eval(), x), "keras-torch": keras_forward(k_model, x)}
     if isinstance(converted, torch.nn.Module):
         contenders["onnx2torch"] = forward(converted.eval(), x)
+    if isinstance(hand, torch.nn.Module):
+        contenders["torchvision"] = forward(hand.eval(), xn)
     report("inference", interleaved(contenders, args.rounds, warmup=2), args.batch)
 
     contenders = {"kconv": step(ours.train(), x), "keras-torch": keras_step(k_model, x)}
     if isinstance(converted, torch.nn.Module):
         contenders["onnx2torch"] = step(converted.train(), x)
+    if isinstance(hand, torch.nn.Module):
+        contenders["torchvision"] = step(hand.train(), xn)
     report("training step", interleaved(contenders, args.rounds, warmup=2), args.batch)
 
 
