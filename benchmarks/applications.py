@@ -142,26 +142,22 @@ def bench(name, args, folder):
             check("onnx2torch", converted.eval()(x).numpy(), theirs)
         else:
             print(f"  onnx2torch skipped: {converted}")
+    xn = x.permute(0, 3, 1, 2).contiguous()
     if isinstance(hand, torch.nn.Module):
-        xn = x.permute(0, 3, 1, 2).contiguous()
         print(f"  torchvision {TORCHVISION[name]}: {sum(p.numel() for p in hand.parameters()):,} "
               "parameters (its own variant; timed on NCHW input)")
     else:
         print(f"  torchvision skipped: {hand}")
 
-    contenders = {"kconv": forward(ours.eval(), x), "keras-torch": keras_forward(k_model, x)}
-    if isinstance(converted, torch.nn.Module):
-        contenders["onnx2torch"] = forward(converted.eval(), x)
-    if isinstance(hand, torch.nn.Module):
-        contenders["torchvision"] = forward(hand.eval(), xn)
-    report("inference", interleaved(contenders, args.rounds, warmup=2), args.batch)
-
-    contenders = {"kconv": step(ours.train(), x), "keras-torch": keras_step(k_model, x)}
-    if isinstance(converted, torch.nn.Module):
-        contenders["onnx2torch"] = step(converted.train(), x)
-    if isinstance(hand, torch.nn.Module):
-        contenders["torchvision"] = step(hand.train(), xn)
-    report("training step", interleaved(contenders, args.rounds, warmup=2), args.batch)
+    others = {"onnx2torch": (converted, x), "torchvision": (hand, xn)}
+    for title, run, keras_run, training in (("inference", forward, keras_forward, False),
+                                            ("training step", step, keras_step, True)):
+        contenders = {"kconv": run(ours.train(training), x),
+                      "keras-torch": keras_run(k_model, x)}
+        for label, (module, inputs) in others.items():
+            if isinstance(module, torch.nn.Module):
+                contenders[label] = run(module.train(training), inputs)
+        report(title, interleaved(contenders, args.rounds, warmup=2), args.batch)
 
 
 def main(argv=None):
