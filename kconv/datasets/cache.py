@@ -74,9 +74,9 @@ def open_entry(folder, expected):
             if meta.get(key) != value:
                 raise ValueError(f"{key} is {meta.get(key)!r}, expected {value!r}")
         n = meta["count"]
-        shape = (n, *meta["image_size"], 3)
-        if not (isinstance(n, int) and n > 0):
+        if not (type(n) is int and n > 0):
             raise ValueError(f"a count of {n!r} images")
+        shape = (n, *meta["image_size"], 3)
         images_path = os.path.join(folder, "images.u8")
         size = os.path.getsize(images_path)
         if size != int(np.prod(shape)):
