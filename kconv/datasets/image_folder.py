@@ -203,7 +203,7 @@ def load_image_folder(root, image_size, classes=None, *, cache=True, cache_dir=N
     parts = []
     labels, failed = job.decode(parts.append)
     return job.result(torch.cat(parts), torch.tensor(labels, dtype=torch.int64), failed,
-                      "(not cached)")
+                      job.decoded("(not cached)"))
 
 
 @dataclass
@@ -240,13 +240,16 @@ class _Job:
             raise _no_images(self.root, self.found, self.skipped + failed_files)
         return labels, failed_files
 
-    def result(self, images, labels, failed, where):
-        counts = np.bincount(labels.numpy(), minlength=len(self.found)).tolist()
+    def decoded(self, where):
+        """How long decoding took, and with how many processes, followed by ``where``."""
         workers = max(self.workers, 1)
+        return (f"decoded with {workers} process{'es' if workers > 1 else ''} in "
+                f"{time.perf_counter() - self.start:.1f} s {where}")
+
+    def result(self, images, labels, failed, source):
+        counts = np.bincount(labels.numpy(), minlength=len(self.found)).tolist()
         return FolderData(images, labels, self.found, dict(zip(self.found, counts)),
-                          _in_listing_order(self.found, self.skipped + failed),
-                          f"decoded with {workers} process{'es' if workers > 1 else ''} in "
-                          f"{time.perf_counter() - self.start:.1f} s {where}")
+                          _in_listing_order(self.found, self.skipped + failed), source)
 
 
 def _through_cache(job, cache_dir):
@@ -259,9 +262,8 @@ def _through_cache(job, cache_dir):
     entry, reason = cache_lib.open_entry(os.path.join(cache_dir, name), expected)
     if entry is not None:
         images, labels, meta = entry
-        data = job.result(images, labels, [tuple(f) for f in meta["failed"]], "")
-        data.source = f"opened from the cache {os.path.join(cache_dir, name)}"
-        return data
+        return job.result(images, labels, [tuple(f) for f in meta["failed"]],
+                          f"opened from the cache {os.path.join(cache_dir, name)}")
     if reason != "no cache yet":
         cache_lib.warn(f"rebuilding the image cache: {reason}")
     try:
@@ -282,4 +284,4 @@ def _through_cache(job, cache_dir):
     entry, reason = cache_lib.open_entry(folder, expected)
     if entry is None:
         raise RuntimeError(f"the image cache just written is unreadable: {reason}")
-    return job.result(entry[0], entry[1], failed, f"and cached in {folder}")
+    return job.result(entry[0], entry[1], failed, job.decoded(f"and cached in {folder}"))

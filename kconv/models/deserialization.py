@@ -235,11 +235,12 @@ def _functional_from_config(body):
             layers[name] = tensor._keras_history[0]
             tensors[(name, 0, 0)] = tensor
             continue
-        layers[name] = (_operation_from_config(entry, index) if _is_operation(entry)
-                         else layer_from_config(entry, index))
+        operation = _is_operation(entry)
+        layers[name] = (_operation_from_config(entry, index) if operation
+                        else layer_from_config(entry, index))
         for node_index, spec in enumerate(entry.get("inbound_nodes") or []):
             try:
-                refs, as_list = _history_refs(spec, _is_operation(entry))
+                refs, as_list = _history_refs(spec, operation)
             except (KeyError, TypeError, IndexError, ValueError) as e:
                 raise ValueError(f"layer {index} ({name!r}): unreadable inbound node "
                                  f"({e})") from None
