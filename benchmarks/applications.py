@@ -19,6 +19,9 @@ its training step does less work than the others: read its ratio as a bound.
 torchvision's networks are its own variants (ResNet50 v1.5, its MobileNetV2 and
 EfficientNetB0), close to Keras's in size and work but not the same weights.
 
+Inference also times kconv with ``fold_batch_norm = False`` (kconv-unfolded: each
+BatchNormalization run as written, outputs equal to Keras's to the bit).
+
 Target (issue 13): kconv >= 1.0x the fastest other contender.
 
 Run: python benchmarks/applications.py [--models ResNet50,MobileNetV2,EfficientNetB0]
@@ -88,8 +91,10 @@ def torchvision_module(name):
     return getattr(torchvision.models, TORCHVISION[name])(weights=None, num_classes=1000)
 
 
-def forward(model, x):
+def forward(model, x, fold=True):
     def run():
+        if isinstance(model, kconv.Model):
+            model.fold_batch_norm = fold
         with torch.inference_mode():
             model(x)
     return run
@@ -113,7 +118,7 @@ def report(title, seconds, batch):
     print(f"  {title}: images/s, and kconv's speed over each")
     for name, s in seconds.items():
         print(f"    {name:<12} {batch / s:9.1f} img/s   kconv/{name} {s / base:5.2f}")
-    others = [s for name, s in seconds.items() if name != "kconv"]
+    others = [s for name, s in seconds.items() if not name.startswith("kconv")]
     if others:
         print(f"    kconv over the fastest other: {min(others) / base:.2f}x")
 
@@ -154,6 +159,8 @@ def bench(name, args, folder):
                                             ("training step", step, keras_step, True)):
         contenders = {"kconv": run(ours.train(training), x),
                       "keras-torch": keras_run(k_model, x)}
+        if not training:  # BatchNormalization folded (the default) and not
+            contenders["kconv-unfolded"] = forward(ours, x, fold=False)
         for label, (module, inputs) in others.items():
             if isinstance(module, torch.nn.Module):
                 contenders[label] = run(module.train(training), inputs)

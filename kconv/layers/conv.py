@@ -147,11 +147,18 @@ class BaseConv(Layer):
     def call_channels_first(self, x):
         return self.activation(self._convolve(x))
 
-    def _convolve(self, x):
-        """The convolution of a channels-first view, padded as TensorFlow pads."""
+    def _convolve(self, x, kernel=None, bias=None):
+        """The convolution of a channels-first view, padded as TensorFlow pads; ``kernel``
+        and ``bias`` replace :meth:`output_kernel` and ``bias`` where given (folding)."""
         x, native = self._padded(x)
-        return _CONV[self.rank](x, self.weight, self.bias, self.strides, native,
-                                self.dilation_rate, self.groups)
+        if kernel is None:
+            kernel, bias = self.weight, self.bias
+        return _CONV[self.rank](x, kernel, bias, self.strides, native, self.dilation_rate,
+                                self.groups)
+
+    def output_kernel(self):
+        """The kernel that makes the output channels (its first axis), in torch's layout."""
+        return self.weight
 
     def _padded(self, x):
         """``(x, native padding)``: ``x`` explicitly padded where torch's symmetric padding
@@ -303,12 +310,17 @@ class BaseSeparableConv(BaseConv):
         self._add_bias()
         self._pin_input_axes({axis: channels})
 
-    def _convolve(self, x):
+    def _convolve(self, x, kernel=None, bias=None):
         x, native = self._padded(x)
+        if kernel is None:
+            kernel, bias = self.pointwise_weight, self.bias
         conv = _CONV[self.rank]
         y = conv(x, self.depthwise_weight, None, self.strides, native, self.dilation_rate,
                  self.groups)
-        return conv(y, self.pointwise_weight, self.bias)
+        return conv(y, kernel, bias)
+
+    def output_kernel(self):
+        return self.pointwise_weight
 
     def get_config(self):
         return {**Layer.get_config(self), "filters": self.filters,

@@ -57,6 +57,12 @@ class _Spatial(Layer):
         y = self._spatial_call(config.to_channels_first(x, self.data_format))
         return config.from_channels_first(y, self.data_format)
 
+    def channels_first_output(self, shapes):
+        return True if self.rank == 2 and self.data_format == "channels_last" else None
+
+    def call_channels_first(self, x):
+        return self._spatial_call(x)
+
     def get_config(self):
         extra = {"data_format": self.data_format} if self.has_data_format else {}
         return {**super().get_config(), **extra}

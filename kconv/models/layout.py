@@ -20,6 +20,8 @@ True (its output is then channels-first as well) or False (its output is the ord
 one, e.g. global pooling); ``call_channels_first(x)`` runs it so.
 """
 
+from typing import NamedTuple
+
 import torch
 
 
@@ -33,6 +35,33 @@ def to_channels_last(x):
     return x.movedim(1, -1)
 
 
+class Plan(NamedTuple):
+    """What :func:`run` executes: ``steps`` (callable, input slots, as_list, output
+    slots), the slots of the model's ``outputs``, the slot ``count``, and ``releases``:
+    per step, the slots read there for the last time (dropped after it, so that an
+    intermediate value is freed when it is dead, as torch frees a hand-written
+    forward's locals; the allocator then reuses memory that is still in the cache)."""
+
+    steps: list
+    outputs: tuple
+    count: int
+    releases: tuple
+
+
+def finish(steps, outputs, count):
+    """The :class:`Plan` of ``steps``, with its releases computed."""
+    last = {}
+    for index, (_, in_ids, _, out_ids) in enumerate(steps):
+        for i in (*in_ids, *out_ids):  # a result never read dies where it is made
+            last[i] = index
+    for i in outputs:
+        last.pop(i, None)
+    releases = [[] for _ in steps]
+    for i, index in last.items():
+        releases[index].append(i)
+    return Plan(list(steps), tuple(outputs), count, tuple(tuple(r) for r in releases))
+
+
 def plan(steps, shapes, input_count, output_ids):
     """Rewrite a model's steps for the layout pass.
 
@@ -44,8 +73,8 @@ def plan(steps, shapes, input_count, output_ids):
         output_ids: the slots the model returns.
 
     Returns:
-        ``(steps, output slots, slot count)``: steps whose first item is any callable,
-        with conversion steps added, and where the outputs are, in Keras's layout.
+        A :class:`Plan`: steps whose first item is any callable, with conversion steps
+        added, and where the outputs are, in Keras's layout.
     """
     count = len(shapes)
     channels_first = set()  # slots whose producer made a channels-first view
@@ -78,12 +107,13 @@ def plan(steps, shapes, input_count, output_ids):
         if spatial:
             channels_first.update(out_ids)
     outputs = tuple(view(i, False) for i in output_ids)
-    return out, outputs, count
+    return finish(out, outputs, count)
 
 
-def chain_plan(layers):
+def chain_plan(layers, always=False):
     """:func:`plan` for a chain of built layers (a Sequential's); None where no layer
-    would run on channels-first views (the plain loop is then the same)."""
+    would run on channels-first views (the plain loop is then the same), unless
+    ``always``."""
     if not layers:
         return None
     shapes = [tuple(layers[0].build_shape)] + [layer.output_shape for layer in layers]
@@ -91,20 +121,31 @@ def chain_plan(layers):
     planned = plan(steps, shapes, 1, (len(layers),))
     views = (to_channels_first, to_channels_last)
     changed = any(not isinstance(fn, torch.nn.Module) and fn not in views
-                  for fn, *_ in planned[0])
-    return planned if changed else None
+                  for fn, *_ in planned.steps)
+    return planned if changed or always else None
 
 
-def run(steps, values):
-    """Run planned steps on ``values`` (a list by slot, inputs filled in); returns it."""
-    for fn, in_ids, as_list, out_ids in steps:
+def run(steps, values, releases=None):
+    """Run steps on ``values`` (a list by slot, inputs filled in); returns it. With
+    ``releases`` (a :class:`Plan`'s), dead values are dropped as it goes."""
+    for index, (fn, in_ids, as_list, out_ids) in enumerate(steps):
         y = fn([values[i] for i in in_ids] if as_list else values[in_ids[0]])
         if len(out_ids) == 1:
             values[out_ids[0]] = y
         else:
             for i, value in zip(out_ids, y):
                 values[i] = value
+        if releases is not None:
+            for i in releases[index]:
+                values[i] = None
     return values
+
+
+def run_plan(planned, inputs):
+    """The output values of a :class:`Plan` run on ``inputs`` (a list)."""
+    values = list(inputs) + [None] * (planned.count - len(inputs))
+    values = run(planned.steps, values, planned.releases)
+    return [values[i] for i in planned.outputs]
 
 
 def hooked(model):

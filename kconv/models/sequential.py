@@ -1,9 +1,11 @@
 """``Sequential``: a Keras-style stack of kconv layers that is a plain ``nn.Module``."""
 
+import torch
+
 from kconv import summary as summary_lib
 from kconv.layers.input_layer import InputLayer
 from kconv.layers.layer import Layer
-from kconv.models import layout
+from kconv.models import folding, layout
 from kconv.models.model import FINAL_ACTIVATIONS, Model, _layer_entry
 from kconv.symbolic import KerasTensor
 from kconv.validation import invalid_type
@@ -30,7 +32,7 @@ class Sequential(Model):
         super().__init__(name=name, trainable=trainable)  # a Model without a graph
         self._input_layers = []  # the InputLayer it starts with, if any (not a submodule)
         self._output = None  # the symbolic output of the last layer, with an Input
-        self._layout = None  # (layers, their layout plan), made at the first built call
+        self._layout = None  # (layers, layout plan, folded plan), made at the first built call
         for layer in layers or ():
             self.add(layer)
 
@@ -116,11 +118,16 @@ class Sequential(Model):
         if not layout.hooked(self):
             if (self._layout is None or self._layout[0] != layers) and \
                     all(layer.built for layer in layers):
-                self._layout = (layers, layout.chain_plan(layers))
-            if self._layout is not None and self._layout[0] == layers and \
-                    self._layout[1] is not None:
-                steps, (output,), count = self._layout[1]
-                return layout.run(steps, [x] + [None] * (count - 1))[output]
+                folded = folding.fold_plan(layout.chain_plan(layers, always=True)) \
+                    if layers else None
+                self._layout = (layers, layout.chain_plan(layers), folded)
+            if self._layout is not None and self._layout[0] == layers:
+                planned = self._layout[1]
+                if self._layout[2] is not None and self.fold_batch_norm and \
+                        not torch.is_grad_enabled():
+                    planned = self._layout[2]
+                if planned is not None:
+                    return layout.run_plan(planned, [x])[0]
         for layer in layers:
             x = layer(x)
         return x

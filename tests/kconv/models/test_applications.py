@@ -30,7 +30,13 @@ def test_applications_open_with_kerass_logits(name, tmp_path):
     keras.utils.set_random_seed(0)
     k_model = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3),
                                                 classes=10, classifier_activation=None)
-    x = np.random.default_rng(1).uniform(0, 255, (2, size, size, 3)).astype("float32")
+    rng = np.random.default_rng(1)
+    for layer in k_model.layers:  # statistics and scales that are not the identity
+        if isinstance(layer, keras.layers.BatchNormalization):
+            for w in layer.weights:
+                low, high = (-0.1, 0.1) if "mean" in w.path or "beta" in w.path else (0.7, 1.3)
+                w.assign(rng.uniform(low, high, w.shape).astype("float32"))
+    x = rng.uniform(0, 255, (2, size, size, 3)).astype("float32")
     theirs = keras.ops.convert_to_numpy(k_model(x, training=False))
     scale = np.abs(theirs).max()
     for ext in (".keras", ".h5"):
@@ -41,3 +47,6 @@ def test_applications_open_with_kerass_logits(name, tmp_path):
         ours = model(torch.from_numpy(x)).detach().numpy()
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5 * max(scale, 1e-3),
                                    err_msg=ext)
+    with torch.no_grad():  # BatchNormalization folded into the convolutions
+        folded = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(folded, theirs, rtol=1e-4, atol=1e-5 * max(scale, 1e-3))

@@ -16,11 +16,15 @@ from tests.keras_oracle import (GRAPHS, assert_close, build_graph_pair, lenet, r
 def test_graphs_compute_what_keras_computes(name):
     k_model, model, xs = build_graph_pair(name)
     theirs = k_model(xs if len(xs) > 1 else xs[0], training=False)
-    ours = model([torch.from_numpy(x) for x in xs] if len(xs) > 1 else torch.from_numpy(xs[0]))
-    theirs, ours = (theirs, ours) if isinstance(ours, list) else ([theirs], [ours])
-    assert len(ours) == len(theirs)
-    for a, b in zip(ours, theirs):
-        assert_close(a, to_numpy(b), atol=1e-5)
+    theirs = theirs if isinstance(theirs, list) else [theirs]
+    inputs = [torch.from_numpy(x) for x in xs] if len(xs) > 1 else torch.from_numpy(xs[0])
+    for autograd in (True, False):  # without autograd, BatchNormalization is folded
+        with torch.set_grad_enabled(autograd):
+            ours = model(inputs)
+        ours = ours if isinstance(ours, list) else [ours]
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            assert_close(a, to_numpy(b), atol=1e-5)
 
 
 @pytest.mark.parametrize("name", GRAPHS)

@@ -1,0 +1,178 @@
+"""Inference folding: a convolution followed by BatchNormalization runs as one convolution.
+
+With BatchNormalization on its moving statistics, ``bn(conv(x))`` is an affine map of the
+convolution's output channels, so it equals one convolution with the kernel scaled by
+``s = gamma / sqrt(moving_variance + epsilon)`` along its output channels and the bias
+``(bias - moving_mean) * s + beta``. A model folds such a pair when it runs without
+autograd (``torch.no_grad()``, ``torch.inference_mode()``, ``predict``) and the
+BatchNormalization uses its moving statistics (``eval()`` or not trainable); otherwise
+the two layers run as written. Folded outputs equal the unfolded ones to float32 rounding
+(the products are summed in another order), not to the bit; a model's
+``fold_batch_norm = False`` turns folding off.
+
+The folded kernel and bias are computed once and cached: the cache is keyed by the
+tensors' storage and version counters, so any change of a weight or a statistic (an
+optimizer step, ``load_state_dict``, ``.to()``) recomputes them at the next call.
+A pair folds only where nothing can observe the convolution's own output: it feeds that
+BatchNormalization alone, is no model output, and neither layer has an activity
+regularizer or (checked by the models before using a plan) a hook.
+"""
+
+import torch
+
+from kconv import activations, config
+from kconv.layers.conv import BaseConv, BaseConvTranspose
+from kconv.layers.normalization import BatchNormalization
+from kconv.models import layout
+
+
+class FoldedStep:
+    """One plan step running ``bn_fn(view(conv_fn(x)))``, as one convolution when it may.
+
+    ``conv_fn``/``bn_fn`` are the steps' own callables (the layers, or their
+    ``call_channels_first``); ``view`` is the plan's channels-first view between them, or
+    None. ``in_first``/``out_first``: whether ``x`` and the result are channels-first
+    views (else they are in the convolution's ``data_format``).
+    """
+
+    def __init__(self, conv_fn, view, bn_fn, conv, bn):
+        self.conv_fn, self.view, self.bn_fn = conv_fn, view, bn_fn
+        self.conv, self.bn = conv, bn
+        self.in_first = conv_fn is not conv
+        self.out_first = bn_fn is not bn
+        self._key = None
+        self._folded = None
+
+    def __call__(self, x):
+        conv = self.conv
+        if not self.in_first and isinstance(x, torch.Tensor):
+            conv._check_shape(tuple(x.shape))  # what calling the layer checks
+            x = conv._cast_input(x)
+        folded = self._parameters() if self._foldable(x) else None
+        if folded is None:
+            y = self.conv_fn(x)
+            return self.bn_fn(y if self.view is None else self.view(y))
+        fmt = conv.data_format
+        if not self.in_first:
+            x = config.to_channels_first(x, fmt)
+        y = conv._convolve(x, *folded)
+        return y if self.out_first else config.from_channels_first(y, fmt)
+
+    def _foldable(self, x):
+        bn = self.bn
+        return (isinstance(x, torch.Tensor) and not torch.is_grad_enabled()
+                and not (bn.training and bn.trainable)
+                and self.conv.activation is activations.linear
+                and x.dtype in (torch.float32, torch.float64)
+                and x.dtype == self.conv.output_kernel().dtype
+                and not torch.is_autocast_enabled(x.device.type)
+                and not torch.compiler.is_compiling() and not torch.jit.is_tracing())
+
+    def _parameters(self):
+        """The folded (kernel, bias), from the cache when no tensor changed; None where
+        a tensor's version cannot be read (a tensor made under inference mode)."""
+        conv, bn = self.conv, self.bn
+        tensors = (conv.output_kernel(), conv.bias, bn.weight, bn.bias, bn.running_mean,
+                   bn.running_var)
+        try:
+            key = tuple((t.data_ptr(), t._version) if t is not None else None
+                        for t in tensors)
+        except RuntimeError:
+            return None
+        key += (bn.epsilon,)
+        if key != self._key:
+            self._folded = fold(*tensors, bn.epsilon)
+            self._key = key
+        return self._folded
+
+
+def fold(kernel, bias, gamma, beta, mean, variance, epsilon):
+    """The kernel and bias of ``batch_norm(conv(x, kernel, bias))`` as one convolution
+    (``kernel``'s first axis is the output channels; ``bias``, ``gamma``, ``beta`` may be
+    None)."""
+    with torch.no_grad():
+        scale = torch.rsqrt(variance + epsilon)
+        if gamma is not None:
+            scale = scale * gamma
+        shift = -mean if bias is None else bias - mean
+        shift = shift * scale
+        if beta is not None:
+            shift = shift + beta
+        kernel = kernel * scale.view(-1, *(1,) * (kernel.ndim - 1))
+    return kernel, shift
+
+
+def foldable_pair(conv, bn):
+    """Whether ``bn`` after ``conv`` can be folded into it (their types and axes)."""
+    if not (isinstance(conv, BaseConv) and not isinstance(conv, BaseConvTranspose)
+            and type(bn) is BatchNormalization and conv.built and bn.built):
+        return False
+    if conv.activity_regularizer is not None or bn.activity_regularizer is not None:
+        return False
+    if conv.activation is not activations.linear:
+        return False
+    channel_dim = config.channel_axis(conv.data_format) % (conv.rank + 2)
+    return bn._channel_dim == channel_dim
+
+
+def fold_plan(planned):
+    """A layout :class:`~kconv.models.layout.Plan` with each (convolution, its
+    BatchNormalization) pair of steps replaced by one :class:`FoldedStep`; None where no
+    pair folds."""
+    steps, output_ids, count = planned.steps, planned.outputs, planned.count
+    uses = {}
+    for _, in_ids, _, _ in steps:
+        for i in in_ids:
+            uses[i] = uses.get(i, 0) + 1
+    for i in output_ids:
+        uses[i] = uses.get(i, 0) + 1
+    producer = {}
+    for index, (_, _, _, out_ids) in enumerate(steps):
+        for i in out_ids:
+            producer[i] = index
+    folded, replaced = {}, set()
+
+    def single_source(slot):
+        """The step making ``slot`` where that step's result is read once, by one reader."""
+        index = producer.get(slot)
+        if index is None or index in replaced or uses[slot] != 1:
+            return None
+        fn, _, as_list, out_ids = steps[index]
+        return None if as_list or len(out_ids) != 1 else index
+
+    for index, (fn, in_ids, as_list, out_ids) in enumerate(steps):
+        bn, bn_first = _owner(fn)
+        if not isinstance(bn, BatchNormalization) or as_list or len(in_ids) != 1:
+            continue
+        source, view, removed = single_source(in_ids[0]), None, []
+        if source is not None and steps[source][0] is layout.to_channels_first and bn_first:
+            view, removed = layout.to_channels_first, [source]
+            source = single_source(steps[source][1][0])
+        if source is None:
+            continue
+        conv_fn, conv_in, _, _ = steps[source]
+        conv, conv_first = _owner(conv_fn)
+        if not foldable_pair(conv, bn):
+            continue
+        if view is None and conv_first != bn_first:
+            continue
+        if view is not None and (conv_first or conv.data_format != "channels_last"
+                                 or conv.rank != 2):
+            continue
+        folded[index] = (FoldedStep(conv_fn, view, fn, conv, bn), conv_in, False, out_ids)
+        replaced.update([source, *removed])
+    if not folded:
+        return None
+    return layout.finish([folded.get(index, step) for index, step in enumerate(steps)
+                          if index not in replaced], output_ids, count)
+
+
+def _owner(fn):
+    """(the layer behind a plan step's callable, whether it is its call_channels_first)."""
+    if isinstance(fn, torch.nn.Module):
+        return fn, False
+    layer = getattr(fn, "__self__", None)
+    if layer is not None and getattr(fn, "__func__", None) is \
+            getattr(type(layer), "call_channels_first", None):
+        return layer, True
+    return None, False
