@@ -1,6 +1,7 @@
 """Keras's convolutions of every rank (``Conv1D``, ``Conv2D``, ``Conv3D``) as one
 rank-generic layer, with torch's ``nn.ConvNd`` parameter layout."""
 
+import torch
 import torch.nn.functional as F
 
 from kconv import activations, config
@@ -30,7 +31,9 @@ class BaseConv(Layer):
     Parameters are stored like ``nn.ConvNd``: ``weight`` (filters, in/groups, *kernel_size)
     and ``bias`` (filters,). Inputs are (N, *spatial, C) for 'channels_last' (the default)
     and (N, C, *spatial) for 'channels_first'; channels_last inputs are convolved through a
-    zero-copy channels-first view (torch's channels_last memory format).
+    zero-copy channels-first view (torch's channels_last memory format), and a 2-D
+    channels_last layer keeps its ``weight`` in that memory format too (as
+    ``model.to(memory_format=torch.channels_last)`` would).
 
     Args:
         filters: number of output channels.
@@ -55,6 +58,7 @@ class BaseConv(Layer):
     """
 
     rank = None
+    output_kernel = "weight"  # the kernel whose first axis is the output channels
 
     @property
     def input_ndim(self):
@@ -96,6 +100,7 @@ class BaseConv(Layer):
         self.bias = None
         self._span = tuple(pad_math.effective_kernel(k, d)
                            for k, d in zip(self.kernel_size, self.dilation_rate))
+        self._paddings = {}  # input spatial size -> (torch's padding, explicit F.pad or None)
 
     def build(self, input_shape):
         axis = config.channel_axis(self.data_format)
@@ -108,6 +113,10 @@ class BaseConv(Layer):
         self._output_size(input_shape)
         self.in_channels = channels
         self._add_kernel((*self.kernel_size, channels // self.groups, self.filters))
+        if self.rank == 2 and self.data_format == "channels_last":
+            # In the memory format of the channels-first views it convolves, so that
+            # oneDNN need not reorder it at every call (ResNet50 1.04-1.06x on a CPU).
+            self.weight.data = self.weight.data.contiguous(memory_format=torch.channels_last)
         self._add_bias()
         self._pin_input_axes({axis: channels})
 
@@ -149,30 +158,32 @@ class BaseConv(Layer):
 
     def _convolve(self, x, kernel=None, bias=None):
         """The convolution of a channels-first view, padded as TensorFlow pads; ``kernel``
-        and ``bias`` replace :meth:`output_kernel` and ``bias`` where given (folding)."""
+        and ``bias`` replace the kernel named ``output_kernel`` (the one making the output
+        channels, along its first axis) and ``bias`` where given (folding)."""
         x, native = self._padded(x)
         if kernel is None:
             kernel, bias = self.weight, self.bias
         return _CONV[self.rank](x, kernel, bias, self.strides, native, self.dilation_rate,
                                 self.groups)
 
-    def output_kernel(self):
-        """The kernel that makes the output channels (its first axis), in torch's layout."""
-        return self.weight
 
     def _padded(self, x):
         """``(x, native padding)``: ``x`` explicitly padded where torch's symmetric padding
         cannot give TensorFlow's (or Keras's causal) padding."""
         size = tuple(x.shape[2:])
-        if self.padding == "valid" and any(n < k for n, k in zip(size, self._span)):
-            self._output_size(tuple(config.from_channels_first(x, self.data_format).shape))
-        native, explicit = (0,) * self.rank, None
-        if self.padding == "same":
-            native, explicit = pad_math.same_conv_padding(size, self.kernel_size, self.strides,
-                                                          self.dilation_rate)
-        elif self.padding == "causal":
-            native, explicit = pad_math.torch_padding(
-                pad_math.causal_padding(self.kernel_size, self.dilation_rate))
+        padding = self._paddings.get(size)
+        if padding is None:  # worked out once per input size
+            if self.padding == "valid" and any(n < k for n, k in zip(size, self._span)):
+                self._output_size(tuple(config.from_channels_first(x, self.data_format).shape))
+            padding = (0,) * self.rank, None
+            if self.padding == "same":
+                padding = pad_math.same_conv_padding(size, self.kernel_size, self.strides,
+                                                     self.dilation_rate)
+            elif self.padding == "causal":
+                padding = pad_math.torch_padding(
+                    pad_math.causal_padding(self.kernel_size, self.dilation_rate))
+            self._paddings[size] = padding
+        native, explicit = padding
         if explicit is not None:
             x = F.pad(x, explicit)
         return x, native
@@ -270,6 +281,8 @@ class BaseSeparableConv(BaseConv):
     ``depthwise_weight`` (C * M, 1, *kernel_size), ``pointwise_weight`` (filters, C * M,
     1, ...), ``bias``."""
 
+    output_kernel = "pointwise_weight"
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
@@ -319,8 +332,6 @@ class BaseSeparableConv(BaseConv):
                  self.groups)
         return conv(y, kernel, bias)
 
-    def output_kernel(self):
-        return self.pointwise_weight
 
     def get_config(self):
         return {**Layer.get_config(self), "filters": self.filters,

@@ -48,7 +48,7 @@ class FoldedStep:
         if not self.in_first and isinstance(x, torch.Tensor):
             conv._check_shape(tuple(x.shape))  # what calling the layer checks
             x = conv._cast_input(x)
-        folded = self._parameters() if self._foldable(x) else None
+        folded = self._parameters(x) if self._foldable(x) else None
         if folded is None:
             y = self.conv_fn(x)
             return self.bn_fn(y if self.view is None else self.view(y))
@@ -59,31 +59,46 @@ class FoldedStep:
         return y if self.out_first else config.from_channels_first(y, fmt)
 
     def _foldable(self, x):
+        # (autograd, compiling and tracing are checked once per call by the model: active)
         bn = self.bn
-        return (isinstance(x, torch.Tensor) and not torch.is_grad_enabled()
-                and not (bn.training and bn.trainable)
+        return (isinstance(x, torch.Tensor) and not (bn.training and bn.trainable)
                 and self.conv.activation is activations.linear
                 and x.dtype in (torch.float32, torch.float64)
-                and x.dtype == self.conv.output_kernel().dtype
-                and not torch.is_autocast_enabled(x.device.type)
-                and not torch.compiler.is_compiling() and not torch.jit.is_tracing())
+                and not torch.is_autocast_enabled(x.device.type))
 
-    def _parameters(self):
+    def _parameters(self, x):
         """The folded (kernel, bias), from the cache when no tensor changed; None where
-        a tensor's version cannot be read (a tensor made under inference mode)."""
+        a tensor's version cannot be read (a tensor made under inference mode) or the
+        kernel is not of ``x``'s dtype. A 4-D kernel is stored in ``x``'s memory format
+        (channels_last for kconv's views of channels_last maps), so that the convolution
+        need not reorder it at every call."""
         conv, bn = self.conv, self.bn
-        tensors = (conv.output_kernel(), conv.bias, bn.weight, bn.bias, bn.running_mean,
-                   bn.running_var)
+        params, bn_params, buffers = conv._parameters, bn._parameters, bn._buffers
+        tensors = (params[conv.output_kernel], params.get("bias"), bn_params.get("weight"),
+                   bn_params.get("bias"), buffers["running_mean"], buffers["running_var"])
+        if tensors[0].dtype != x.dtype:
+            return None
         try:
-            key = tuple((t.data_ptr(), t._version) if t is not None else None
-                        for t in tensors)
+            key = [None if t is None else (t.data_ptr(), t._version) for t in tensors]
         except RuntimeError:
             return None
-        key += (bn.epsilon,)
+        channels_last = x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last)
+        key += (bn.epsilon, channels_last)
         if key != self._key:
-            self._folded = fold(*tensors, bn.epsilon)
+            kernel, bias = fold(*tensors, bn.epsilon)
+            if kernel.ndim == 4:
+                kernel = kernel.contiguous(memory_format=torch.channels_last
+                                           if channels_last else torch.contiguous_format)
+            self._folded = kernel, bias
             self._key = key
         return self._folded
+
+
+def active():
+    """Whether a model may run its folded plan now: autograd off, and neither compiling
+    nor tracing (the cache of folded weights is Python state)."""
+    return (not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+            and not torch.jit.is_tracing())
 
 
 def fold(kernel, bias, gamma, beta, mean, variance, epsilon):

@@ -148,11 +148,13 @@ def run_plan(planned, inputs):
     return [values[i] for i in planned.outputs]
 
 
-def hooked(model):
-    """Whether a hook could watch a layer of ``model`` (then the plan is not used)."""
+def hooked(model, layers):
+    """Whether a hook could watch ``model`` or one of the ``layers`` its plan calls (then
+    the plan is not used). A layer's own submodules run as their layer calls them, so
+    their hooks see what they would see anyway."""
     hooks = torch.nn.modules.module
     if (hooks._global_forward_hooks or hooks._global_forward_pre_hooks
             or hooks._global_backward_hooks or hooks._global_backward_pre_hooks):
         return True
     return any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks
-               or m._backward_pre_hooks for m in model.modules())
+               or m._backward_pre_hooks for m in (model, *layers))

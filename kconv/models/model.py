@@ -8,8 +8,6 @@ which ``torch.compile`` and ``torch.export`` unroll without graph breaks.
 
 import collections
 
-import torch
-
 from kconv import activations, naming, symbolic
 from kconv import summary as summary_lib
 from kconv.layers.input_layer import InputLayer
@@ -181,9 +179,9 @@ class Model(Trainer, Layer):
             return super().forward(inputs)
         if symbolic.is_symbolic(inputs):
             return symbolic.call(self, inputs)  # nested in another graph
-        if layout.hooked(self):
+        if layout.hooked(self, self._graph_layers):
             planned = self._raw_plan
-        elif self.fold_batch_norm and not torch.is_grad_enabled():
+        elif self.fold_batch_norm and folding.active():
             planned = self._folded_plan
         else:
             planned = self._plan

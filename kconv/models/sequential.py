@@ -1,7 +1,5 @@
 """``Sequential``: a Keras-style stack of kconv layers that is a plain ``nn.Module``."""
 
-import torch
-
 from kconv import summary as summary_lib
 from kconv.layers.input_layer import InputLayer
 from kconv.layers.layer import Layer
@@ -115,7 +113,7 @@ class Sequential(Model):
 
     def call(self, x):
         layers = self.layers
-        if not layout.hooked(self):
+        if not layout.hooked(self, layers):
             if (self._layout is None or self._layout[0] != layers) and \
                     all(layer.built for layer in layers):
                 folded = folding.fold_plan(layout.chain_plan(layers, always=True)) \
@@ -124,7 +122,7 @@ class Sequential(Model):
             if self._layout is not None and self._layout[0] == layers:
                 planned = self._layout[1]
                 if self._layout[2] is not None and self.fold_batch_norm and \
-                        not torch.is_grad_enabled():
+                        folding.active():
                     planned = self._layout[2]
                 if planned is not None:
                     return layout.run_plan(planned, [x])[0]
