@@ -19,9 +19,12 @@ regularizer or (checked by the models before using a plan) a hook.
 """
 
 import torch
+import torch.nn.functional as F
 
 from kconv import activations, config
+from kconv.layers.advanced_activations import ReLU
 from kconv.layers.conv import BaseConv, BaseConvTranspose
+from kconv.layers.core import Activation
 from kconv.layers.normalization import BatchNormalization
 from kconv.models import layout
 
@@ -40,6 +43,7 @@ class FoldedStep:
         self.conv, self.bn = conv, bn
         self.in_first = conv_fn is not conv
         self.out_first = bn_fn is not bn
+        self.act_fn = self.act_in_place = None  # a ReLU after it (see fold_plan)
         self._key = None
         self._folded = None
 
@@ -51,11 +55,14 @@ class FoldedStep:
         folded = self._parameters(x) if self._foldable(x) else None
         if folded is None:
             y = self.conv_fn(x)
-            return self.bn_fn(y if self.view is None else self.view(y))
+            y = self.bn_fn(y if self.view is None else self.view(y))
+            return y if self.act_fn is None else self.act_fn(y)
         fmt = conv.data_format
         if not self.in_first:
             x = config.to_channels_first(x, fmt)
         y = conv._convolve(x, *folded)
+        if self.act_in_place is not None:
+            y = self.act_in_place(y)
         return y if self.out_first else config.from_channels_first(y, fmt)
 
     def _foldable(self, x):
@@ -178,8 +185,51 @@ def fold_plan(planned):
         replaced.update([source, *removed])
     if not folded:
         return None
-    return layout.finish([folded.get(index, step) for index, step in enumerate(steps)
-                          if index not in replaced], output_ids, count)
+    steps = [folded.get(index, step) for index, step in enumerate(steps)
+             if index not in replaced]
+    return layout.finish(_attach_activations(steps, uses), output_ids, count)
+
+
+def _attach_activations(steps, uses):
+    """``steps`` where each ReLU whose only input is a :class:`FoldedStep`'s result
+    (read by it alone) runs inside that step: in place on the fresh convolution output
+    when folded (no new tensor: its memory is still in the cache), as written when not."""
+    out, made_by = [], {}
+    for fn, in_ids, as_list, out_ids in steps:
+        layer, _ = _owner(fn)
+        source = made_by.get(in_ids[0]) if len(in_ids) == 1 and not as_list else None
+        in_place = _in_place(layer) if source is not None else None
+        if in_place is not None and uses[in_ids[0]] == 1 and \
+                layer.activity_regularizer is None and source[0].act_fn is None:
+            step = source[0]
+            step.act_fn, step.act_in_place = fn, in_place
+            out[source[1]] = (step, *out[source[1]][1:3], out_ids)
+            made_by.pop(in_ids[0])
+            continue
+        if isinstance(fn, FoldedStep):
+            made_by[out_ids[0]] = (fn, len(out))
+        out.append((fn, in_ids, as_list, out_ids))
+    return out
+
+
+def _in_place(layer):
+    """The in-place form of an activation layer that has one (relu, relu6, a ReLU with a
+    ceiling), else None."""
+    if type(layer) is ReLU and layer.negative_slope == 0.0 and layer.threshold == 0.0:
+        ceiling = layer.max_value
+        if ceiling is None:
+            return torch.relu_
+        if ceiling == 6:
+            return _relu6_
+        return lambda y: y.clamp_(0.0, ceiling)
+    if type(layer) is Activation and layer.activation in (activations.relu,
+                                                           activations.relu6):
+        return torch.relu_ if layer.activation is activations.relu else _relu6_
+    return None
+
+
+def _relu6_(y):
+    return F.relu6(y, inplace=True)
 
 
 def _owner(fn):

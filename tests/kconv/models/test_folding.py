@@ -199,3 +199,20 @@ def test_a_nested_model_folds_inside():
     with torch.no_grad():
         torch.testing.assert_close(outer(x), expected, rtol=1e-5, atol=1e-5)
     assert folded_steps(block, block._layout[2])[0]._key is not None
+
+
+def test_a_relu_after_a_folded_pair_runs_in_place_inside_it():
+    inputs = kconv.Input((8, 8, 3))
+    x = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(4, 3)(inputs)))
+    x = L.Activation("relu")(L.BatchNormalization()(L.Conv2D(4, 1)(x)))
+    x = L.ReLU(max_value=0.5)(L.BatchNormalization()(L.Conv2D(4, 1)(x)))
+    y = L.BatchNormalization()(L.Conv2D(4, 1)(x))
+    z = L.Add()([L.ReLU()(y), y])  # y is read twice: its ReLU stays a step
+    w = L.LeakyReLU()(L.BatchNormalization()(L.Conv2D(4, 1)(z)))  # no in-place form kept
+    model = randomize(kconv.Model(inputs, w))
+    assert_folds_to_the_same(model, torch.randn(2, 8, 8, 3), 5)
+    attached = [type(getattr(s.act_fn, "__self__", s.act_fn)).__name__
+                for s in folded_steps(model)]
+    assert attached == ["ReLU", "Activation", "ReLU", "NoneType", "NoneType"]
+    kinds = [type(getattr(fn, "__self__", fn)).__name__ for fn, *_ in model._folded_plan.steps]
+    assert kinds.count("ReLU") == 1 and kinds.count("LeakyReLU") == 1
