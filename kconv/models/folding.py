@@ -15,7 +15,9 @@ tensors' storage and version counters, so any change of a weight or a statistic 
 optimizer step, ``load_state_dict``, ``.to()``) recomputes them at the next call.
 A pair folds only where nothing can observe the convolution's own output: it feeds that
 BatchNormalization alone, is no model output, and neither layer has an activity
-regularizer or (checked by the models before using a plan) a hook.
+regularizer or (checked by the models before using a plan) a hook. A ReLU read only by
+such a pair's result runs inside the same step, in place on the fresh convolution output
+when folded.
 """
 
 import torch
