@@ -5,6 +5,7 @@ printed as ratios from one interleaved run.
 Networks: the MNIST CNN (a chain, batch 64), a branchy residual CNN (16x16x3, batch 32:
 residual add, BatchNormalization, two branches, concatenation), and a stack of ten small
 Dense layers (batch 32), where per-layer framework overhead dominates.
+Every contender of a network gets the same weights (``same_weights``).
 Target: functional / Sequential and functional / torch <= 1.02. The residual CNN is also
 run with the layout pass off, to show what passing channels-first views on saves.
 
@@ -81,6 +82,24 @@ def dense_stack(lib, depth=10):
     return lib.Model(inputs, x)
 
 
+def same_weights(source, *targets):
+    """Copy ``source``'s tensors into each target (matched in order, shapes checked), so
+    every contender computes the same values: with different random weights, one network
+    can meet denormal numbers (slow on x86) where another does not."""
+    tensors = list(source.state_dict().values())
+    for target in targets:
+        slots = [t for k, t in target.state_dict().items()
+                 if not k.endswith("num_batches_tracked")]
+        shapes = [tuple(t.shape) for t in slots], [tuple(t.shape) for t in tensors]
+        if shapes[0] != shapes[1]:
+            raise SystemExit(f"same_weights: {type(target).__name__} has tensors of shapes "
+                             f"{shapes[0]}, the source {shapes[1]}")
+        with torch.no_grad():
+            for slot, tensor in zip(slots, tensors):
+                slot.copy_(tensor)
+    return targets
+
+
 def step(model, x):
     def run():
         model.zero_grad(set_to_none=True)
@@ -122,20 +141,25 @@ def main(argv=None):
     cl = torch.channels_last
 
     x = torch.rand(64, 28, 28, 1)
-    contenders = {"kconv functional": step(mnist_functional(kconv), x),
-                  "kconv Sequential": step(mnist_sequential(), x),
-                  "torch": step(TorchMnistCNN().to(memory_format=cl), x.permute(0, 3, 1, 2))}
+    functional = mnist_functional(kconv)
+    sequential, hand = same_weights(functional, mnist_sequential(),
+                                    TorchMnistCNN().to(memory_format=cl))
+    contenders = {"kconv functional": step(functional, x),
+                  "kconv Sequential": step(sequential, x),
+                  "torch": step(hand, x.permute(0, 3, 1, 2))}
     if not args.no_keras:
         import keras
         contenders["keras functional"] = keras_step(mnist_functional(keras), x.numpy())
     report("MNIST CNN, batch 64", contenders, args.rounds, args.steps)
 
     x = torch.rand(32, 16, 16, 3)
-    layer_by_layer = residual(kconv)  # a hook turns the layout pass off (kconv.models.layout)
-    layer_by_layer.register_forward_pre_hook(lambda *_: None)
-    contenders = {"kconv functional": step(residual(kconv), x),
+    functional = residual(kconv)
+    layer_by_layer, hand = same_weights(functional, residual(kconv),
+                                        TorchResidual().to(memory_format=cl))
+    layer_by_layer.register_forward_pre_hook(lambda *_: None)  # turns the layout pass off
+    contenders = {"kconv functional": step(functional, x),
                   "no layout pass": step(layer_by_layer, x),
-                  "torch": step(TorchResidual().to(memory_format=cl), x.permute(0, 3, 1, 2))}
+                  "torch": step(hand, x.permute(0, 3, 1, 2))}
     if not args.no_keras:
         contenders["keras functional"] = keras_step(residual(keras), x.numpy())
     report("residual CNN, batch 32", contenders, args.rounds, args.steps)
@@ -144,7 +168,9 @@ def main(argv=None):
     torch_stack = nn.Sequential(*[m for _ in range(10) for m in (nn.Linear(64, 64), nn.ReLU())])
     sequential = kconv.Sequential([kconv.Input((64,))] + [
         kconv.layers.Dense(64, activation="relu") for _ in range(10)])
-    contenders = {"kconv functional": step(dense_stack(kconv), x),
+    functional = dense_stack(kconv)
+    same_weights(functional, sequential, torch_stack)
+    contenders = {"kconv functional": step(functional, x),
                   "kconv Sequential": step(sequential, x), "torch": step(torch_stack, x)}
     if not args.no_keras:
         contenders["keras functional"] = keras_step(dense_stack(keras), x.numpy())
