@@ -166,7 +166,6 @@ class BaseConv(Layer):
         return _CONV[self.rank](x, kernel, bias, self.strides, native, self.dilation_rate,
                                 self.groups)
 
-
     def _padded(self, x):
         """``(x, native padding)``: ``x`` explicitly padded where torch's symmetric padding
         cannot give TensorFlow's (or Keras's causal) padding."""

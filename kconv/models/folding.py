@@ -54,15 +54,16 @@ class FoldedStep:
         if not self.in_first and isinstance(x, torch.Tensor):
             conv._check_shape(tuple(x.shape))  # what calling the layer checks
             x = conv._cast_input(x)
-        folded = self._parameters(x) if self._foldable(x) else None
+        folded = None
+        if self._foldable(x):
+            first = x if self.in_first else config.to_channels_first(x, conv.data_format)
+            folded = self._parameters(first)
         if folded is None:
             y = self.conv_fn(x)
             y = self.bn_fn(y if self.view is None else self.view(y))
             return y if self.act_fn is None else self.act_fn(y)
         fmt = conv.data_format
-        if not self.in_first:
-            x = config.to_channels_first(x, fmt)
-        y = conv._convolve(x, *folded)
+        y = conv._convolve(first, *folded)
         if self.act_in_place is not None:
             y = self.act_in_place(y)
         return y if self.out_first else config.from_channels_first(y, fmt)
@@ -78,7 +79,8 @@ class FoldedStep:
     def _parameters(self, x):
         """The folded (kernel, bias), from the cache when no tensor changed; None where
         a tensor's version cannot be read (a tensor made under inference mode) or the
-        kernel is not of ``x``'s dtype. A 4-D kernel is stored in ``x``'s memory format
+        kernel is not of ``x``'s dtype (``x``: the channels-first input of the
+        convolution). A 4-D kernel is stored in ``x``'s memory format
         (channels_last for kconv's views of channels_last maps), so that the convolution
         need not reorder it at every call."""
         conv, bn = self.conv, self.bn

@@ -216,3 +216,20 @@ def test_a_relu_after_a_folded_pair_runs_in_place_inside_it():
     assert attached == ["ReLU", "Activation", "ReLU", "NoneType", "NoneType"]
     kinds = [type(getattr(fn, "__self__", fn)).__name__ for fn, *_ in model._folded_plan.steps]
     assert kinds.count("ReLU") == 1 and kinds.count("LeakyReLU") == 1
+
+
+def test_folded_kernels_are_in_the_memory_format_of_the_maps():
+    model = randomize(every_convolution())  # its first convolution reads the input itself
+    with torch.no_grad():
+        model(torch.randn(2, 12, 12, 3))
+    first = folded_steps(model)[0]
+    assert not first.in_first and first._folded[0].is_contiguous(
+        memory_format=torch.channels_last) and not first._folded[0].is_contiguous()
+    assert model.get_layer(index=1).weight.is_contiguous(memory_format=torch.channels_last)
+    inputs = kconv.Input((3, 9, 9))  # channels_first: NCHW maps, contiguous kernels
+    x = L.Conv2D(4, 3, data_format="channels_first")(inputs)
+    model = randomize(kconv.Model(inputs, L.BatchNormalization(axis=1)(x)))
+    with torch.no_grad():
+        model(torch.randn(2, 3, 9, 9))
+    assert folded_steps(model)[0]._folded[0].is_contiguous()
+    assert model.get_layer(index=1).weight.is_contiguous()
