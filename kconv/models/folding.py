@@ -62,11 +62,10 @@ class FoldedStep:
             y = self.conv_fn(x)
             y = self.bn_fn(y if self.view is None else self.view(y))
             return y if self.act_fn is None else self.act_fn(y)
-        fmt = conv.data_format
         y = conv._convolve(first, *folded)
         if self.act_in_place is not None:
             y = self.act_in_place(y)
-        return y if self.out_first else config.from_channels_first(y, fmt)
+        return y if self.out_first else config.from_channels_first(y, conv.data_format)
 
     def _foldable(self, x):
         # (autograd, compiling and tracing are checked once per call by the model: active)

@@ -110,19 +110,21 @@ def plan(steps, shapes, input_count, output_ids):
     return finish(out, outputs, count)
 
 
-def chain_plan(layers, always=False):
-    """:func:`plan` for a chain of built layers (a Sequential's); None where no layer
-    would run on channels-first views (the plain loop is then the same), unless
-    ``always``."""
+def chain_plan(layers):
+    """:func:`plan` for a chain of built layers (a Sequential's); None for no layers."""
     if not layers:
         return None
     shapes = [tuple(layers[0].build_shape)] + [layer.output_shape for layer in layers]
     steps = [(layer, (i,), False, (i + 1,)) for i, layer in enumerate(layers)]
-    planned = plan(steps, shapes, 1, (len(layers),))
+    return plan(steps, shapes, 1, (len(layers),))
+
+
+def rewrites(planned):
+    """Whether some layer of a plan runs on channels-first views (else a plain loop over
+    the layers computes the same)."""
     views = (to_channels_first, to_channels_last)
-    changed = any(not isinstance(fn, torch.nn.Module) and fn not in views
-                  for fn, *_ in planned.steps)
-    return planned if changed or always else None
+    return any(not isinstance(fn, torch.nn.Module) and fn not in views
+               for fn, *_ in planned.steps)
 
 
 def run(steps, values, releases=None):

@@ -116,9 +116,10 @@ class Sequential(Model):
         if not layout.hooked(self, layers):
             if (self._layout is None or self._layout[0] != layers) and \
                     all(layer.built for layer in layers):
-                folded = folding.fold_plan(layout.chain_plan(layers, always=True)) \
-                    if layers else None
-                self._layout = (layers, layout.chain_plan(layers), folded)
+                planned = layout.chain_plan(layers)
+                self._layout = (layers,
+                                planned if planned and layout.rewrites(planned) else None,
+                                folding.fold_plan(planned) if planned else None)
             if self._layout is not None and self._layout[0] == layers:
                 planned = self._layout[1]
                 if self._layout[2] is not None and self.fold_batch_norm and \

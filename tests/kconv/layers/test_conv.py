@@ -1,3 +1,4 @@
+import copy
 import random
 
 import keras
@@ -390,3 +391,13 @@ def test_conv_transpose_configs_and_keras_files_match_keras(tmp_path):
     assert set(ours) - {"name"} <= set(theirs)
     assert ours["output_padding"] == theirs["output_padding"] and "groups" not in ours
     assert model.layers[0].weight.shape == torch.nn.ConvTranspose2d(3, 4, 3).weight.shape
+
+
+def test_a_layer_called_on_new_sizes_pads_for_each():
+    conv = Conv2D(3, 3, strides=2, padding="same")
+    conv(torch.randn(1, 9, 9, 2))  # its padding for 9x9 is remembered
+    for size in (8, 9, 10, 7):
+        fresh = copy.deepcopy(conv)
+        fresh._paddings.clear()
+        x = torch.randn(2, size, size, 2)
+        assert torch.equal(conv(x), fresh(x))

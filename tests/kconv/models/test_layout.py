@@ -137,3 +137,37 @@ def test_a_chain_without_maps_keeps_the_plain_loop():
     model = kconv.Sequential([kconv.Input((5,)), L.Dense(4), L.Activation("relu")])
     model(torch.randn(2, 5))
     assert model._layout == (model.layers, None, None)
+
+
+def test_padding_cropping_and_upsampling_pass_views_on():
+    inputs = kconv.Input((7, 7, 2))
+    x = L.Conv2D(3, 3, padding="same")(inputs)
+    x = L.ZeroPadding2D(((0, 1), (2, 1)))(x)
+    x = L.Cropping2D(((1, 0), (0, 2)))(L.Conv2D(3, 1)(x))
+    x = L.UpSampling2D(2)(L.Conv2D(3, 1)(x))
+    x = L.UpSampling2D((1, 2), interpolation="bilinear")(x)
+    model = kconv.Model(inputs, L.Conv2D(2, 1)(x))
+    kinds = [type(getattr(fn, "__self__", fn)).__name__ for fn, *_ in model._plan.steps
+             if not isinstance(fn, torch.nn.Module)]
+    assert {"ZeroPadding2D", "Cropping2D", "UpSampling2D"} <= set(kinds)
+    x = torch.randn(2, 7, 7, 2)
+    ours = model(x)
+    handle = model.register_forward_hook(lambda *_: None)  # the layer-by-layer path
+    assert torch.equal(ours, model(x))
+    handle.remove()
+
+
+def test_a_plan_releases_each_value_after_its_last_reader():
+    model = branchy()
+    planned = model._plan
+    released = [i for slots in planned.releases for i in slots]
+    assert len(released) == len(set(released))  # once each
+    assert set(released) | set(planned.outputs) == set(range(planned.count)) - {
+        i for i in range(planned.count)
+        if not any(i in (*ins, *outs) for _, ins, _, outs in planned.steps)}
+    for index, slots in enumerate(planned.releases):
+        for i in slots:  # read no later than where it is dropped
+            assert not any(i in ins for _, ins, _, _ in planned.steps[index + 1:])
+    values = layout.run(planned.steps, [torch.randn(2, 9, 9, 3)] + [None] * (planned.count - 1),
+                        planned.releases)
+    assert [i for i, v in enumerate(values) if v is not None] == sorted(planned.outputs)
