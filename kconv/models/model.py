@@ -16,7 +16,7 @@ from kconv.models import folding, layout
 from kconv.models.training import Trainer
 from kconv.ops import Operation
 from kconv.symbolic import KerasTensor
-from kconv.validation import invalid_type, invalid_value
+from kconv.validation import check_bool, invalid_type, invalid_value
 
 
 FINAL_ACTIVATIONS = (activations.softmax, activations.sigmoid)
@@ -53,7 +53,15 @@ class Model(Trainer, Layer):
         torch.Size([8, 10])
     """
 
-    fold_batch_norm = True
+    _fold_batch_norm = True
+
+    @property
+    def fold_batch_norm(self):
+        return self._fold_batch_norm
+
+    @fold_batch_norm.setter
+    def fold_batch_norm(self, value):
+        self._fold_batch_norm = check_bool("fold_batch_norm", value)
 
     def __new__(cls, *args, **kwargs):
         # As in Keras, Model(inputs, outputs) is a Functional (its class name in summaries

@@ -233,3 +233,14 @@ def test_folded_kernels_are_in_the_memory_format_of_the_maps():
         model(torch.randn(2, 3, 9, 9))
     assert folded_steps(model)[0]._folded[0].is_contiguous()
     assert model.get_layer(index=1).weight.is_contiguous()
+
+
+def test_the_switch_takes_a_bool_only():
+    model = every_convolution()
+    with pytest.raises(TypeError, match="Invalid type for argument `fold_batch_norm`: expected "
+                                        "a bool \\(True or False\\). Received: "
+                                        "fold_batch_norm='no'"):
+        model.fold_batch_norm = "no"
+    assert model.fold_batch_norm is True
+    model.fold_batch_norm = False
+    assert model.fold_batch_norm is False and every_convolution().fold_batch_norm is True
