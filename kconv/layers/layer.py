@@ -343,6 +343,14 @@ class Layer(nn.Module):
             self._build_from(x)
         return self._regularize_activity(self.call(self._cast_input(x)))
 
+    def call_planned(self, x):
+        """``forward`` inside a model's plan (:mod:`kconv.models.layout`), for a layer whose
+        inputs the model has already checked: the graph fixed their shapes, so only the
+        dtype conversion and the activity penalty remain (and no module hooks, which the
+        models check for before using a plan)."""
+        y = self.call(self._cast_input(x) if isinstance(x, torch.Tensor) else x)
+        return y if self.activity_regularizer is None else self._regularize_activity(y)
+
     def _cast_input(self, x):
         """Keras's input conversion: floating inputs take the dtype of the layer's weights
         (float64 NumPy data, say; not inside ``torch.autocast``, which picks its own);

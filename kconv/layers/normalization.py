@@ -101,26 +101,33 @@ class BatchNormalization(Layer):
         if count < 2:
             # torch refuses one value per channel. The batch variance is 0, so Keras gives
             # (x - mean) / sqrt(eps) * gamma + beta with x == mean: beta, with gradients.
-            batch_mean = x.detach().reshape(-1)
-            unbiased_var = torch.zeros_like(batch_mean)
             shape = [1, -1] + [1] * (x.ndim - 2)
             y = (x - x) * self.epsilon ** -0.5
             if self.weight is not None:
                 y = y * self.weight.view(shape)
             if self.bias is not None:
                 y = y + self.bias.view(shape)
-        else:
-            # momentum=1 makes torch store exactly this batch's mean and unbiased variance in
-            # the scratch tensors; the moving statistics are then updated the Keras way.
-            batch_mean = torch.zeros_like(self.running_mean)
-            unbiased_var = torch.ones_like(self.running_var)
-            y = F.batch_norm(x, batch_mean, unbiased_var, self.weight, self.bias, True, 1.0,
-                             self.epsilon)
-        with torch.no_grad():
-            biased_var = unbiased_var * ((count - 1) / count) if count > 1 else unbiased_var
-            self.running_mean.mul_(self.momentum).add_(batch_mean, alpha=1 - self.momentum)
-            self.running_var.mul_(self.momentum).add_(biased_var, alpha=1 - self.momentum)
+            self._update_moving(x.detach().reshape(-1), torch.zeros_like(self.running_var),
+                                1.0)
+            return y
+        # momentum=1 makes torch store exactly this batch's mean and unbiased variance in
+        # the (fresh: torch writes 1 * batch + 0 * old) scratch tensors; the moving
+        # statistics are then updated the Keras way. A scratch kept on the layer would
+        # save a few microseconds, but autograd saves it, so it could not be cleared, and a
+        # NaN batch would then poison every later one.
+        batch_mean = torch.zeros_like(self.running_mean)
+        unbiased_var = torch.zeros_like(self.running_var)
+        y = F.batch_norm(x, batch_mean, unbiased_var, self.weight, self.bias, True, 1.0,
+                         self.epsilon)
+        self._update_moving(batch_mean, unbiased_var, (count - 1) / count)
         return y
+
+    def _update_moving(self, batch_mean, unbiased_var, biased):
+        """Keras's update with the biased batch variance (``unbiased_var * biased``). The
+        operands need no gradient, so autograd records nothing."""
+        rest = 1.0 - self.momentum
+        self.running_mean.mul_(self.momentum).add_(batch_mean, alpha=rest)
+        self.running_var.mul_(self.momentum).add_(unbiased_var, alpha=rest * biased)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

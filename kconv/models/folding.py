@@ -34,8 +34,8 @@ from kconv.models import layout
 class FoldedStep:
     """One plan step running ``bn_fn(view(conv_fn(x)))``, as one convolution when it may.
 
-    ``conv_fn``/``bn_fn`` are the steps' own callables (the layers, or their
-    ``call_channels_first``); ``view`` is the plan's channels-first view between them, or
+    ``conv_fn``/``bn_fn`` are the steps' own callables (the layers, their
+    ``call_planned`` or their ``call_channels_first``); ``view`` is the plan's channels-first view between them, or
     None. ``in_first``/``out_first``: whether ``x`` and the result are channels-first
     views (else they are in the convolution's ``data_format``).
     """
@@ -43,8 +43,8 @@ class FoldedStep:
     def __init__(self, conv_fn, view, bn_fn, conv, bn):
         self.conv_fn, self.view, self.bn_fn = conv_fn, view, bn_fn
         self.conv, self.bn = conv, bn
-        self.in_first = conv_fn is not conv
-        self.out_first = bn_fn is not bn
+        self.in_first = _owner(conv_fn)[1]
+        self.out_first = _owner(bn_fn)[1]
         self.act_fn = self.act_in_place = None  # a ReLU after it (see fold_plan)
         self._key = None
         self._folded = None
@@ -240,7 +240,11 @@ def _owner(fn):
     if isinstance(fn, torch.nn.Module):
         return fn, False
     layer = getattr(fn, "__self__", None)
-    if layer is not None and getattr(fn, "__func__", None) is \
-            getattr(type(layer), "call_channels_first", None):
+    method = getattr(fn, "__func__", None)
+    if layer is None or method is None:
+        return None, False
+    if method is getattr(type(layer), "call_channels_first", None):
         return layer, True
+    if method is getattr(type(layer), "call_planned", None):
+        return layer, False
     return None, False

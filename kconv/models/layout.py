@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 import torch
 
+from kconv.layers.layer import Layer
+
 
 def to_channels_first(x):
     """(N, H, W, C) -> a (N, C, H, W) view."""
@@ -62,15 +64,27 @@ def finish(steps, outputs, count):
     return Plan(list(steps), tuple(outputs), count, tuple(tuple(r) for r in releases))
 
 
-def plan(steps, shapes, input_count, output_ids):
+def planned_call(layer):
+    """What a trusted plan calls for ``layer`` in its own layout: its
+    :meth:`~kconv.layers.Layer.call_planned` (no module call, no shape checks), or the
+    layer itself where its class runs ``forward`` its own way (a model, an operation)."""
+    forward = getattr(type(layer), "forward", None)
+    return layer.call_planned if forward is Layer.forward else layer
+
+
+def plan(steps, shapes, input_count, output_ids, trusted=False):
     """Rewrite a model's steps for the layout pass.
 
     Args:
         steps: ``(layer, input slots, as_list, output slots)`` in execution order.
         shapes: the channels_last shape of every slot (a list indexed by slot).
-        input_count: the model's inputs are slots ``0 .. input_count - 1``; the layers that
-            read them run as written, so they check what the caller passed.
+        input_count: the model's inputs are slots ``0 .. input_count - 1``.
         output_ids: the slots the model returns.
+        trusted: the model runs this plan only on inputs it has checked against the shapes
+            its graph was built for, so the layers that do not read them skip their shape
+            checks (:func:`planned_call`). The layers reading the model's inputs always run
+            as written; without ``trusted`` the others skip their checks on channels-first
+            views only.
 
     Returns:
         A :class:`Plan`: steps whose first item is any callable, with conversion steps
@@ -93,17 +107,19 @@ def plan(steps, shapes, input_count, output_ids):
         return converted[slot, want_first]
 
     for layer, in_ids, as_list, out_ids in steps:
+        reads_inputs = min(in_ids) < input_count
         spatial = None
-        if (min(in_ids) >= input_count and len(out_ids) == 1
+        if (not reads_inputs and len(out_ids) == 1
                 and getattr(layer, "activity_regularizer", None) is None
                 and all(isinstance(shapes[i], tuple) and len(shapes[i]) == 4
                         for i in in_ids)):
             spatial = layer.channels_first_output([tuple(shapes[i]) for i in in_ids])
         if spatial is None:
-            out.append((layer, tuple(view(i, False) for i in in_ids), as_list, out_ids))
+            fn = planned_call(layer) if trusted else layer
+            out.append((fn, tuple(view(i, False) for i in in_ids), as_list, out_ids))
             continue
-        out.append((layer.call_channels_first, tuple(view(i, True) for i in in_ids), as_list,
-                    out_ids))
+        in_ids = tuple(view(i, True) for i in in_ids)
+        out.append((layer.call_channels_first, in_ids, as_list, out_ids))
         if spatial:
             channels_first.update(out_ids)
     outputs = tuple(view(i, False) for i in output_ids)

@@ -8,6 +8,8 @@ which ``torch.compile`` and ``torch.export`` unroll without graph breaks.
 
 import collections
 
+import torch
+
 from kconv import activations, naming, symbolic
 from kconv import summary as summary_lib
 from kconv.layers.input_layer import InputLayer
@@ -122,7 +124,8 @@ class Model(Trainer, Layer):
         self._output_ids = tuple(slots[id(t)] for t in self._outputs)
         self._slot_count = len(slots)
         self._raw_plan = layout.finish(steps, self._output_ids, self._slot_count)
-        self._plan = layout.plan(steps, shapes, len(self._inputs), self._output_ids)
+        self._plan = layout.plan(steps, shapes, len(self._inputs), self._output_ids,
+                                 trusted=True)
         self._folded_plan = folding.fold_plan(self._plan) or self._plan
         return steps
 
@@ -187,14 +190,53 @@ class Model(Trainer, Layer):
             return super().forward(inputs)
         if symbolic.is_symbolic(inputs):
             return symbolic.call(self, inputs)  # nested in another graph
-        if layout.hooked(self, self._graph_layers):
+        flat = self._flat_inputs(inputs)
+        checked = self._checked_inputs(flat)
+        if checked is None or layout.hooked(self, self._graph_layers):
+            # Every layer checks its inputs as it runs (hooks see Keras's layout).
             planned = self._raw_plan
         elif self.fold_batch_norm and folding.active():
             planned = self._folded_plan
         else:
             planned = self._plan
-        return _pack(self._outputs_structure,
-                     layout.run_plan(planned, self._flat_inputs(inputs)))
+        flat = flat if checked is None else checked
+        return _pack(self._outputs_structure, layout.run_plan(planned, flat))
+
+    def _checked_inputs(self, flat):
+        """Keras's check of the inputs against the graph's ``Input`` shapes (the batch axis
+        free, a trailing axis of size 1 ignored), then its rank adjustment (that axis
+        squeezed or added); None if an input is not a tensor.
+
+        Raises:
+            ValueError: an input's shape does not fit, in Keras's words.
+        """
+        out = []
+        for index, (x, tensor) in enumerate(zip(flat, self._inputs)):
+            if not isinstance(x, torch.Tensor):
+                return None
+            shape, expected = tuple(x.shape), tensor.shape
+            name = tensor._keras_history[0].name
+            found, wanted = shape, (None,) + tuple(expected[1:])
+            if found and found[-1] == 1:
+                found = found[:-1]
+            if wanted[-1] == 1:
+                wanted = wanted[:-1]
+            for want, got in zip(wanted[1:], found[1:]):
+                if want is not None and want != got:
+                    raise ValueError(f"Input {index} with name '{name}' of layer "
+                                     f"'{self.name}' is incompatible with the layer: "
+                                     f"expected shape={(None,) + tuple(expected[1:])}, "
+                                     f"found shape={found}")
+            if len(shape) == len(expected) + 1 and shape[-1] == 1:
+                x = x.squeeze(-1)
+            elif len(shape) == len(expected) - 1 and expected[-1] == 1:
+                x = x.unsqueeze(-1)
+            elif len(shape) != len(expected):
+                raise ValueError(f"Invalid input shape for input {index} with name "
+                                 f"'{name}': expected shape {tuple(expected)}, but the "
+                                 f"input has incompatible shape {shape}")
+            out.append(x)
+        return out
 
     def _evaluate(self, inputs, steps, slot_count=None):
         """Run ``steps`` on the inputs: the list of every value computed, by slot."""

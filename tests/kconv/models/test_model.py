@@ -3,6 +3,7 @@
 compared."""
 
 import keras
+import numpy as np
 import pytest
 import torch
 
@@ -207,3 +208,34 @@ def test_logits_skip_the_final_softmax_and_the_engine_trains_graphs():
                       enable_progress_bar=False, enable_model_summary=False).fit(
         module, datamodule=ImageDataModule("fake", image_size=(16, 16), batch_size=64))
     assert module.test_report is None and 0 <= module.trainer.callback_metrics["val_acc"] <= 1
+
+
+@pytest.mark.parametrize("shape", [(2, 65), (2, 4, 64), (2, 64, 5)])
+def test_wrong_input_shapes_are_refused_by_the_model_as_keras(shape):
+    """A functional model checks its inputs against its Input shapes, as Keras does (an
+    inner layer's check would otherwise be the first to see them, or none would)."""
+    k_in = keras.Input((64,))
+    k_model = keras.Model(k_in, keras.layers.Dense(3)(keras.layers.Activation("relu")(k_in)))
+    inputs = kconv.Input((64,))
+    model = kconv.Model(inputs, kconv.layers.Dense(3)(kconv.layers.Activation("relu")(inputs)))
+    with pytest.raises(ValueError) as expected:
+        k_model(np.zeros(shape, "float32"))
+    with pytest.raises(ValueError) as ours:
+        model(torch.zeros(shape))
+    if "incompatible with the layer" in str(expected.value):
+        # Equal but for the model's name (numbered per session in both libraries).
+        assert str(ours.value).split("is incompatible")[1] == \
+            str(expected.value).split("is incompatible")[1]
+    else:
+        assert "Invalid input shape" in str(ours.value) and "(2, 64, 5)" in str(ours.value)
+
+
+def test_a_trailing_axis_of_one_is_squeezed_or_added_as_keras():
+    for k_shape, shape in (((64,), (2, 64, 1)), ((8, 8, 1), (2, 8, 8))):
+        k_in = keras.Input(k_shape)
+        k_model = keras.Model(k_in, keras.layers.Flatten()(k_in))
+        inputs = kconv.Input(k_shape)
+        model = kconv.Model(inputs, kconv.layers.Flatten()(inputs))
+        x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+        np.testing.assert_allclose(model(torch.from_numpy(x)).numpy(),
+                                   np.asarray(k_model(x).detach()))
