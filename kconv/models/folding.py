@@ -34,10 +34,10 @@ from kconv.models import layout
 class FoldedStep:
     """One plan step running ``bn_fn(view(conv_fn(x)))``, as one convolution when it may.
 
-    ``conv_fn``/``bn_fn`` are the steps' own callables (the layers, their
-    ``call_planned`` or their ``call_channels_first``); ``view`` is the plan's channels-first view between them, or
-    None. ``in_first``/``out_first``: whether ``x`` and the result are channels-first
-    views (else they are in the convolution's ``data_format``).
+    ``conv_fn``/``bn_fn`` are the steps' own callables (the layers, their ``call_planned``
+    or their ``call_channels_first``); ``view`` is the plan's channels-first view between
+    them, or None. ``in_first``/``out_first``: whether ``x`` and the result are
+    channels-first views (else they are in the convolution's ``data_format``).
     """
 
     def __init__(self, conv_fn, view, bn_fn, conv, bn):

@@ -81,10 +81,10 @@ def plan(steps, shapes, input_count, output_ids, trusted=False):
         input_count: the model's inputs are slots ``0 .. input_count - 1``.
         output_ids: the slots the model returns.
         trusted: the model runs this plan only on inputs it has checked against the shapes
-            its graph was built for, so the layers that do not read them skip their shape
-            checks (:func:`planned_call`). The layers reading the model's inputs always run
-            as written; without ``trusted`` the others skip their checks on channels-first
-            views only.
+            its graph was built for, so the layers in their own layout skip their shape
+            checks (:func:`planned_call`; they still convert dtypes). Either way, the layers
+            reading the model's inputs do not run on channels-first views (that path
+            converts nothing), and the others skip their checks there.
 
     Returns:
         A :class:`Plan`: steps whose first item is any callable, with conversion steps
@@ -118,8 +118,8 @@ def plan(steps, shapes, input_count, output_ids, trusted=False):
             fn = planned_call(layer) if trusted else layer
             out.append((fn, tuple(view(i, False) for i in in_ids), as_list, out_ids))
             continue
-        in_ids = tuple(view(i, True) for i in in_ids)
-        out.append((layer.call_channels_first, in_ids, as_list, out_ids))
+        out.append((layer.call_channels_first, tuple(view(i, True) for i in in_ids), as_list,
+                    out_ids))
         if spatial:
             channels_first.update(out_ids)
     outputs = tuple(view(i, False) for i in output_ids)

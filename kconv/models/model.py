@@ -89,6 +89,8 @@ class Model(Trainer, Layer):
         for tensor in self._inputs:
             if not isinstance(tensor._keras_history[0], InputLayer):
                 raise invalid_value("inputs", "tensors made by kconv.Input", tensor)
+        # (name, Keras's InputSpec shape, it without a trailing 1) of each input
+        self._input_specs = [_input_spec(t) for t in self._inputs]
         self._nodes, self._graph_layers = _map_graph(self._inputs, self._outputs)
         names = collections.Counter(layer.name for layer in self._graph_layers)
         repeated = sorted(name for name, count in names.items() if count > 1)
@@ -211,22 +213,17 @@ class Model(Trainer, Layer):
             ValueError: an input's shape does not fit, in Keras's words.
         """
         out = []
-        for index, (x, tensor) in enumerate(zip(flat, self._inputs)):
+        for index, (x, tensor, (name, spec, wanted)) in enumerate(
+                zip(flat, self._inputs, self._input_specs)):
             if not isinstance(x, torch.Tensor):
                 return None
             shape, expected = tuple(x.shape), tensor.shape
-            name = tensor._keras_history[0].name
-            found, wanted = shape, (None,) + tuple(expected[1:])
-            if found and found[-1] == 1:
-                found = found[:-1]
-            if wanted[-1] == 1:
-                wanted = wanted[:-1]
+            found = shape[:-1] if shape and shape[-1] == 1 else shape
             for want, got in zip(wanted[1:], found[1:]):
                 if want is not None and want != got:
                     raise ValueError(f"Input {index} with name '{name}' of layer "
                                      f"'{self.name}' is incompatible with the layer: "
-                                     f"expected shape={(None,) + tuple(expected[1:])}, "
-                                     f"found shape={found}")
+                                     f"expected shape={spec}, found shape={found}")
             if len(shape) == len(expected) + 1 and shape[-1] == 1:
                 x = x.squeeze(-1)
             elif len(shape) == len(expected) - 1 and expected[-1] == 1:
@@ -350,6 +347,13 @@ def _flatten(argument, structure):
         raise invalid_type(argument, "a KerasTensor (from kconv.Input or a layer called on "
                            "one), or a list or dict of them", structure)
     return keys, flat
+
+
+def _input_spec(tensor):
+    """What :meth:`Model._checked_inputs` compares an input with: (its ``Input``'s name,
+    Keras's InputSpec shape (batch axis None), that shape without a trailing 1)."""
+    spec = (None,) + tuple(tensor.shape[1:])
+    return tensor._keras_history[0].name, spec, spec[:-1] if spec[-1] == 1 else spec
 
 
 def _pack(structure, flat):

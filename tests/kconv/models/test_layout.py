@@ -171,3 +171,30 @@ def test_a_plan_releases_each_value_after_its_last_reader():
     values = layout.run(planned.steps, [torch.randn(2, 9, 9, 3)] + [None] * (planned.count - 1),
                         planned.releases)
     assert [i for i, v in enumerate(values) if v is not None] == sorted(planned.outputs)
+
+
+def test_inner_layers_skip_their_checks_but_keep_penalties_and_own_forwards():
+    """Past the model's input check, a layer in its own layout runs through call_planned
+    (no module call); its activity penalty is still recorded, and a layer whose class
+    overrides ``forward`` is still called through it."""
+    calls = []
+
+    class Traced(kconv.layers.Activation):
+        def forward(self, x):
+            calls.append(tuple(x.shape))
+            return super().forward(x)
+
+    inputs = kconv.Input((8,))
+    hidden = kconv.layers.Dense(4, activity_regularizer="l2")(kconv.layers.Dense(6)(inputs))
+    model = kconv.Model(inputs, Traced("relu")(hidden))
+    calls.clear()  # the symbolic call
+    kinds = [getattr(fn, "__name__", type(fn).__name__) for fn, *_ in model._plan.steps]
+    assert kinds == ["call_planned", "call_planned", "Traced"]
+    x = torch.randn(3, 8)
+    y = model(x)
+    assert calls == [(3, 4)]
+    first, second = model.layers[1], model.layers[2]
+    hidden = second.call(first.call(x))
+    torch.testing.assert_close(y, torch.relu(hidden))
+    (penalty,) = model.losses  # Keras's l2 (0.01) over the batch
+    torch.testing.assert_close(penalty, 0.01 * hidden.square().sum() / 3)
