@@ -331,7 +331,6 @@ class BaseSeparableConv(BaseConv):
                  self.groups)
         return conv(y, kernel, bias)
 
-
     def get_config(self):
         return {**Layer.get_config(self), "filters": self.filters,
                 "kernel_size": self.kernel_size, "strides": self.strides,

@@ -351,6 +351,14 @@ class Layer(nn.Module):
         y = self.call(self._cast_input(x) if isinstance(x, torch.Tensor) else x)
         return y if self.activity_regularizer is None else self._regularize_activity(y)
 
+    def call_planned_channels_first(self, x):
+        """:meth:`call_channels_first` inside a model's plan, on the model's own (checked,
+        channels_last) inputs: each converted as :meth:`call_planned` converts it, then
+        viewed channels-first."""
+        if isinstance(x, list):
+            return self.call_channels_first([self._cast_input(t).movedim(-1, 1) for t in x])
+        return self.call_channels_first(self._cast_input(x).movedim(-1, 1))
+
     def _cast_input(self, x):
         """Keras's input conversion: floating inputs take the dtype of the layer's weights
         (float64 NumPy data, say; not inside ``torch.autocast``, which picks its own);

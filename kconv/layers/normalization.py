@@ -110,16 +110,16 @@ class BatchNormalization(Layer):
             self._update_moving(x.detach().reshape(-1), torch.zeros_like(self.running_var),
                                 1.0)
             return y
-        # momentum=1 makes torch store exactly this batch's mean and unbiased variance in
-        # the (fresh: torch writes 1 * batch + 0 * old) scratch tensors; the moving
-        # statistics are then updated the Keras way. A scratch kept on the layer would
-        # save a few microseconds, but autograd saves it, so it could not be cleared, and a
-        # NaN batch would then poison every later one.
-        batch_mean = torch.zeros_like(self.running_mean)
+        # torch's update, running * (1 - mom) + batch * mom, is Keras's for the mean with
+        # mom = 1 - momentum. The variance goes through a fresh scratch (torch would store
+        # the unbiased one), rescaled to Keras's biased variance here. A scratch kept on the
+        # layer would save a few microseconds, but autograd saves it, so it could not be
+        # cleared, and a NaN batch would then poison every later one.
         unbiased_var = torch.zeros_like(self.running_var)
-        y = F.batch_norm(x, batch_mean, unbiased_var, self.weight, self.bias, True, 1.0,
-                         self.epsilon)
-        self._update_moving(batch_mean, unbiased_var, (count - 1) / count)
+        y = F.batch_norm(x, self.running_mean, unbiased_var, self.weight, self.bias, True,
+                         1.0 - self.momentum, self.epsilon)
+        # unbiased_var now holds (1 - momentum) * the unbiased batch variance.
+        self.running_var.mul_(self.momentum).add_(unbiased_var, alpha=(count - 1) / count)
         return y
 
     def _update_moving(self, batch_mean, unbiased_var, biased):

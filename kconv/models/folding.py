@@ -44,7 +44,7 @@ class FoldedStep:
         self.conv_fn, self.view, self.bn_fn = conv_fn, view, bn_fn
         self.conv, self.bn = conv, bn
         self.in_first = _owner(conv_fn)[1]
-        self.out_first = _owner(bn_fn)[1]
+        self.out_first = _owner(bn_fn)[2]
         self.act_fn = self.act_in_place = None  # a ReLU after it (see fold_plan)
         self._key = None
         self._folded = None
@@ -166,7 +166,7 @@ def fold_plan(planned):
         return None if as_list or len(out_ids) != 1 else index
 
     for index, (fn, in_ids, as_list, out_ids) in enumerate(steps):
-        bn, bn_first = _owner(fn)
+        bn, bn_first, _ = _owner(fn)
         if not isinstance(bn, BatchNormalization) or as_list or len(in_ids) != 1:
             continue
         source, view, removed = single_source(in_ids[0]), None, []
@@ -176,7 +176,7 @@ def fold_plan(planned):
         if source is None:
             continue
         conv_fn, conv_in, _, _ = steps[source]
-        conv, conv_first = _owner(conv_fn)
+        conv, _, conv_first = _owner(conv_fn)
         if not foldable_pair(conv, bn):
             continue
         if view is None and conv_first != bn_first:
@@ -199,7 +199,7 @@ def _attach_activations(steps, uses):
     when folded (no new tensor: its memory is still in the cache), as written when not."""
     out, made_by = [], {}
     for fn, in_ids, as_list, out_ids in steps:
-        layer, _ = _owner(fn)
+        layer = _owner(fn)[0]
         source = made_by.get(in_ids[0]) if len(in_ids) == 1 and not as_list else None
         in_place = _in_place(layer) if source is not None else None
         if in_place is not None and uses[in_ids[0]] == 1 and \
@@ -236,15 +236,19 @@ def _relu6_(y):
 
 
 def _owner(fn):
-    """(the layer behind a plan step's callable, whether it is its call_channels_first)."""
+    """(the layer behind a plan step's callable, whether that callable takes channels-first
+    views, whether it returns them)."""
     if isinstance(fn, torch.nn.Module):
-        return fn, False
+        return fn, False, False
     layer = getattr(fn, "__self__", None)
     method = getattr(fn, "__func__", None)
     if layer is None or method is None:
-        return None, False
-    if method is getattr(type(layer), "call_channels_first", None):
-        return layer, True
-    if method is getattr(type(layer), "call_planned", None):
-        return layer, False
-    return None, False
+        return None, False, False
+    kind = type(layer)
+    if method is getattr(kind, "call_channels_first", None):
+        return layer, True, True
+    if method is getattr(kind, "call_planned_channels_first", None):
+        return layer, False, True
+    if method is getattr(kind, "call_planned", None):
+        return layer, False, False
+    return None, False, False

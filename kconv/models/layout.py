@@ -82,9 +82,11 @@ def plan(steps, shapes, input_count, output_ids, trusted=False):
         output_ids: the slots the model returns.
         trusted: the model runs this plan only on inputs it has checked against the shapes
             its graph was built for, so the layers in their own layout skip their shape
-            checks (:func:`planned_call`; they still convert dtypes). Either way, the layers
-            reading the model's inputs do not run on channels-first views (that path
-            converts nothing), and the others skip their checks there.
+            checks (:func:`planned_call`; they still convert dtypes), and a layer reading
+            only the model's inputs may run on channels-first views of them
+            (:meth:`~kconv.layers.Layer.call_planned_channels_first`, which converts them).
+            Untrusted, such a layer runs as called (it checks its inputs), and the others
+            skip their checks on channels-first views either way.
 
     Returns:
         A :class:`Plan`: steps whose first item is any callable, with conversion steps
@@ -107,9 +109,11 @@ def plan(steps, shapes, input_count, output_ids, trusted=False):
         return converted[slot, want_first]
 
     for layer, in_ids, as_list, out_ids in steps:
-        reads_inputs = min(in_ids) < input_count
+        # A layer reading the model's inputs runs on views of them only in a trusted plan
+        # and only if it reads nothing else (its inputs are converted and viewed there).
+        on_inputs = max(in_ids) < input_count
         spatial = None
-        if (not reads_inputs and len(out_ids) == 1
+        if (((trusted and on_inputs) or min(in_ids) >= input_count) and len(out_ids) == 1
                 and getattr(layer, "activity_regularizer", None) is None
                 and all(isinstance(shapes[i], tuple) and len(shapes[i]) == 4
                         for i in in_ids)):
@@ -118,8 +122,11 @@ def plan(steps, shapes, input_count, output_ids, trusted=False):
             fn = planned_call(layer) if trusted else layer
             out.append((fn, tuple(view(i, False) for i in in_ids), as_list, out_ids))
             continue
-        out.append((layer.call_channels_first, tuple(view(i, True) for i in in_ids), as_list,
-                    out_ids))
+        if on_inputs:
+            out.append((layer.call_planned_channels_first, in_ids, as_list, out_ids))
+        else:
+            out.append((layer.call_channels_first, tuple(view(i, True) for i in in_ids),
+                        as_list, out_ids))
         if spatial:
             channels_first.update(out_ids)
     outputs = tuple(view(i, False) for i in output_ids)

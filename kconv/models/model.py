@@ -201,8 +201,36 @@ class Model(Trainer, Layer):
             planned = self._folded_plan
         else:
             planned = self._plan
-        flat = flat if checked is None else checked
+        flat = flat if checked is None else [self._cast_input(x) for x in checked]
         return _pack(self._outputs_structure, layout.run_plan(planned, flat))
+
+    def _cast_input(self, x):
+        """Keras's conversion of a model's inputs to their ``Input``'s dtype: a floating
+        input takes the dtype of the model's weights (float32 unless the model was cast, by
+        ``.double()`` say; not inside ``torch.autocast``), so layers without weights pass
+        no other dtype on. Integer inputs are left to the layers (``Rescaling`` converts
+        them, layers with weights refuse them clearly)."""
+        if not x.is_floating_point():
+            return x
+        weight = self._first_weight()
+        if weight is None or x.dtype == weight.dtype or \
+                torch.is_autocast_enabled(x.device.type):
+            return x
+        return x.to(weight.dtype)
+
+    def _first_weight(self):
+        """The model's first weight, found once (walking the modules costs more than a whole
+        planned forward) and looked up by its module and name after that."""
+        holder = self.__dict__.get("_weight_holder")  # (module, name): not a submodule
+        weight = None if holder is None else holder[0]._parameters.get(holder[1])
+        if weight is None:
+            holder = next(((m, name) for m in self.modules()
+                           for name, p in m._parameters.items() if p is not None), None)
+            if holder is None:
+                return None
+            self.__dict__["_weight_holder"] = holder
+            weight = holder[0]._parameters[holder[1]]
+        return weight
 
     def _checked_inputs(self, flat):
         """Keras's check of the inputs against the graph's ``Input`` shapes (the batch axis

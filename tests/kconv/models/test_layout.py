@@ -72,12 +72,13 @@ def test_views_are_taken_only_at_the_boundaries():
     converts = [fn.__name__ for fn, *_ in steps if fn in (layout.to_channels_first,
                                                           layout.to_channels_last)]
     kinds = [type(getattr(fn, "__self__", fn)).__name__ for fn, *_ in steps]
-    # To channels-first: the first Conv2D's output (that layer reads the model's input
-    # itself), the softmax Conv2D's (for Multiply), the Dropout's (for the global pooling
-    # and the last convolutions; one view for all three). Back: for the softmax Conv2D,
-    # the Dropout and the Flatten; the model's outputs are channels_last already.
-    assert converts == ["to_channels_first", "to_channels_last"] * 3
+    # The first Conv2D views the model's input itself. To channels-first: the softmax
+    # Conv2D's output (for Multiply), the Dropout's (for the global pooling and the last
+    # convolutions; one view for all three). Back: for the softmax Conv2D, the Dropout and
+    # the Flatten; the model's outputs are channels_last already.
+    assert converts == ["to_channels_last", "to_channels_first"] * 2 + ["to_channels_last"]
     assert kinds.count("Conv2D") == 5 and kinds.count("Dropout") == 1
+    assert steps[0][0].__name__ == "call_planned_channels_first"
 
 
 def test_a_hook_sees_keras_layout():
@@ -198,3 +199,24 @@ def test_inner_layers_skip_their_checks_but_keep_penalties_and_own_forwards():
     torch.testing.assert_close(y, torch.relu(hidden))
     (penalty,) = model.losses  # Keras's l2 (0.01) over the batch
     torch.testing.assert_close(penalty, 0.01 * hidden.square().sum() / 3)
+
+
+def test_layers_reading_the_inputs_view_them_once_converted():
+    """In a model's trusted plan, a layer that reads only the model's inputs runs on
+    channels-first views of them, converted as calling it converts them."""
+    inputs = [kconv.Input((6, 6, 2)), kconv.Input((6, 6, 2))]
+    x = L.Conv2D(3, 3, padding="same")(L.Add()(inputs))
+    y = L.Conv2D(3, 1, activation="relu")(inputs[0])
+    model = kconv.Model(inputs, L.Concatenate()([x, y]))
+    names = [getattr(fn, "__name__", "") for fn, *_ in model._plan.steps]
+    assert names.count("call_planned_channels_first") == 2  # the Add and the second Conv2D
+    a, b = torch.randn(2, 6, 6, 2), torch.randn(2, 6, 6, 2)
+    single = kconv.Model(inputs[0], y)
+    for net, xs in ((model, [a, b]), (single, a.double())):
+        ours = net(xs)
+        handle = net.register_forward_pre_hook(lambda *_: None)  # the layer-by-layer path
+        plain = net(xs)
+        handle.remove()
+        assert ours.dtype == torch.float32 and torch.equal(ours, plain)
+    with pytest.raises(TypeError, match="expects floating-point inputs; received torch.int64"):
+        single(a.long())

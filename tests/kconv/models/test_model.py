@@ -9,8 +9,8 @@ import torch
 
 import kconv
 from kconv.layers import Conv2D, Dense, Flatten, Input
-from tests.keras_oracle import (GRAPHS, assert_close, build_graph_pair, lenet, residual,
-                                to_numpy)
+from tests.keras_oracle import (GRAPHS, assert_close, build_graph_pair, copy_model_from_keras,
+                                lenet, residual, to_numpy)
 
 
 @pytest.mark.parametrize("name", GRAPHS)
@@ -239,3 +239,36 @@ def test_a_trailing_axis_of_one_is_squeezed_or_added_as_keras():
         x = np.random.default_rng(0).standard_normal(shape).astype("float32")
         np.testing.assert_allclose(model(torch.from_numpy(x)).numpy(),
                                    np.asarray(k_model(x).detach()))
+
+
+def test_float64_inputs_take_the_models_dtype_as_keras():
+    """Keras converts a model's inputs to their Input's dtype, so float64 data reaches a
+    convolution after a layer without weights as float32, on every path kconv runs."""
+    def net(lib):
+        inputs = lib.Input((8, 8, 3))
+        x = lib.layers.MaxPooling2D()(inputs)
+        x = lib.layers.Conv2D(4, 3, padding="same")(x)
+        return lib.Model(inputs, lib.layers.Add()([x, lib.layers.Conv2D(4, 1)(x)]))
+
+    keras.utils.set_random_seed(0)
+    k_model, model = net(keras), net(kconv)
+    copy_model_from_keras(k_model, model)
+    sequential = kconv.Sequential([kconv.Input((8, 8, 3)), kconv.layers.AveragePooling2D(2),
+                                   kconv.layers.Conv2D(4, 3)])
+    k_sequential = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.AveragePooling2D(2),
+                                     keras.layers.Conv2D(4, 3)])
+    copy_model_from_keras(k_sequential, sequential)
+    x = np.random.default_rng(0).standard_normal((2, 8, 8, 3))  # float64
+    for k_net, ours in ((k_model, model), (k_sequential, sequential)):
+        expected = k_net(x)
+        assert str(expected.dtype).endswith("float32")
+        for hooked in (False, True):  # the planned path, then the layers called in turn
+            handle = ours.register_forward_hook(lambda *_: None) if hooked else None
+            y = ours(torch.from_numpy(x))
+            assert y.dtype == torch.float32
+            assert_close(y, to_numpy(expected))
+            if handle is not None:
+                handle.remove()
+    model.double()  # a model cast by torch computes in its weights' dtype
+    assert model(torch.from_numpy(x)).dtype == torch.float64
+    assert model(torch.from_numpy(x).float()).dtype == torch.float64
