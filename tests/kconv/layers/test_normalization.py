@@ -41,6 +41,22 @@ def test_moving_variance_is_biased_like_keras():
     assert torch.allclose(layer.running_var, x.var(dim=0, unbiased=False), atol=1e-6)
 
 
+def test_a_layer_called_twice_before_backward_matches_keras():
+    """The moving statistics are updated in place by each call; a layer used twice in one
+    graph still back-propagates (autograd's version checks) and moves them as Keras does."""
+    shape = (4, 5, 5, 3)
+    k_layer, layer = _pair(shape)
+    rng = np.random.default_rng(3)
+    a, b = ((rng.standard_normal(shape) * s).astype("float32") for s in (1, 3))
+    xa, xb = (torch.from_numpy(v).requires_grad_() for v in (a, b))
+    (layer(xa) * layer(xb)).sum().backward()
+    assert xa.grad is not None and torch.isfinite(xb.grad).all()
+    keras_call(k_layer, a, training=True)
+    keras_call(k_layer, b, training=True)
+    assert_close(layer.running_mean, to_numpy(k_layer.moving_mean), atol=1e-5)
+    assert_close(layer.running_var, to_numpy(k_layer.moving_variance), atol=1e-5)
+
+
 def test_no_center_no_scale_and_parameter_counts():
     k_layer, layer = _pair((4, 3, 3, 5), center=False, scale=False)
     assert [n for n, _ in layer.named_parameters()] == []
