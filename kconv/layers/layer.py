@@ -370,7 +370,13 @@ class Layer(nn.Module):
             raise self._error(f"expects floating-point inputs; received {x.dtype} (scale "
                               f"integer images to floats first, e.g. x.float() / 255)",
                               TypeError)
-        if torch.is_autocast_enabled(x.device.type):
+        return self._in_dtype_of(x, weight)
+
+    @staticmethod
+    def _in_dtype_of(x, weight):
+        """``x`` in ``weight``'s dtype, except inside ``torch.autocast`` (which picks the
+        dtype of each op itself)."""
+        if x.dtype == weight.dtype or torch.is_autocast_enabled(x.device.type):
             return x
         return x.to(weight.dtype)
 

@@ -213,10 +213,7 @@ class Model(Trainer, Layer):
         if not x.is_floating_point():
             return x
         weight = self._first_weight()
-        if weight is None or x.dtype == weight.dtype or \
-                torch.is_autocast_enabled(x.device.type):
-            return x
-        return x.to(weight.dtype)
+        return x if weight is None else self._in_dtype_of(x, weight)
 
     def _first_weight(self):
         """The model's first weight, found once (walking the modules costs more than a whole
