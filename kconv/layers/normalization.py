@@ -87,14 +87,15 @@ class BatchNormalization(Layer):
     def call_channels_first(self, x):
         """Normalizes over axis 1, the channels of ``x``."""
         dtype = x.dtype
-        if dtype in (torch.float16, torch.bfloat16):
+        half = dtype in (torch.float16, torch.bfloat16)
+        if half:
             x = x.float()
         if self.training and self.trainable:
             y = self._normalize_training(x)
         else:
-            y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                             False, 0.0, self.epsilon)
-        return y.to(dtype)
+            y = _batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
+                            False, 0.0, self.epsilon)
+        return y.to(dtype) if half else y
 
     def _normalize_training(self, x):
         count = x.numel() // x.shape[1]
@@ -111,15 +112,16 @@ class BatchNormalization(Layer):
                                 1.0)
             return y
         # torch's update, running * (1 - mom) + batch * mom, is Keras's for the mean with
-        # mom = 1 - momentum. The variance goes through a fresh scratch (torch would store
-        # the unbiased one), rescaled to Keras's biased variance here. A scratch kept on the
-        # layer would save a few microseconds, but autograd saves it, so it could not be
-        # cleared, and a NaN batch would then poison every later one.
-        unbiased_var = torch.zeros_like(self.running_var)
-        y = F.batch_norm(x, self.running_mean, unbiased_var, self.weight, self.bias, True,
-                         1.0 - self.momentum, self.epsilon)
-        # unbiased_var now holds (1 - momentum) * the unbiased batch variance.
-        self.running_var.mul_(self.momentum).add_(unbiased_var, alpha=(count - 1) / count)
+        # mom = 1 - momentum. For the variance torch takes the unbiased batch variance, so
+        # it updates a scratch holding the moving variance scaled by count / (count - 1),
+        # which scaled back by (count - 1) / count is Keras's update with the biased one.
+        # The scratch is fresh each call: autograd saves it (so it cannot be reused), and
+        # the moving variance itself cannot be scaled in place for the same reason.
+        running_var = self.running_var
+        scratch = running_var * (count / (count - 1))
+        y = _batch_norm(x, self.weight, self.bias, self.running_mean, scratch, True,
+                        1.0 - self.momentum, self.epsilon)
+        torch.mul(scratch, (count - 1) / count, out=running_var)
         return y
 
     def _update_moving(self, batch_mean, unbiased_var, biased):
@@ -139,6 +141,13 @@ class BatchNormalization(Layer):
                                    "moving_mean_initializer", "moving_variance_initializer",
                                    "beta_regularizer", "gamma_regularizer", "beta_constraint",
                                    "gamma_constraint")}
+
+
+def _batch_norm(x, weight, bias, running_mean, running_var, training, momentum, epsilon):
+    """``F.batch_norm`` without its Python checks (the layer makes its own: a batch of one
+    value per channel never reaches it), which cost as much as a small layer's kernel."""
+    return torch.batch_norm(x, weight, bias, running_mean, running_var, training, momentum,
+                            epsilon, torch.backends.cudnn.enabled)
 
 
 def _axes(name, axis):

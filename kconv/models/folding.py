@@ -20,6 +20,8 @@ such a pair's result runs inside the same step, in place on the fresh convolutio
 when folded.
 """
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -224,9 +226,8 @@ def _in_place(layer):
             return torch.relu_
         if ceiling == 6:
             return _relu6_
-        return lambda y: y.clamp_(0.0, ceiling)
-    if type(layer) is Activation and layer.activation in (activations.relu,
-                                                           activations.relu6):
+        return functools.partial(torch.clamp_, min=0.0, max=ceiling)  # picklable
+    if type(layer) is Activation and layer.activation in (activations.relu, activations.relu6):
         return torch.relu_ if layer.activation is activations.relu else _relu6_
     return None
 

@@ -194,7 +194,7 @@ class Model(Trainer, Layer):
             return symbolic.call(self, inputs)  # nested in another graph
         flat = self._flat_inputs(inputs)
         checked = self._checked_inputs(flat)
-        if checked is None or layout.hooked(self, self._graph_layers):
+        if checked is None or self._hooked():
             # Every layer checks its inputs as it runs (hooks see Keras's layout).
             planned = self._raw_plan
         elif self.fold_batch_norm and folding.active():
@@ -203,6 +203,15 @@ class Model(Trainer, Layer):
             planned = self._plan
         flat = flat if checked is None else [self._cast_input(x) for x in checked]
         return _pack(self._outputs_structure, layout.run_plan(planned, flat))
+
+    def _hooked(self):
+        """:func:`~kconv.models.layout.hooked` for the model and its graph's layers, their
+        hook dicts gathered at the first call (a copy or a pickle maps them to its own)."""
+        dicts = self.__dict__.get("_hook_dicts")
+        if dicts is None:
+            dicts = layout.hook_dicts((self, *self._graph_layers))
+            self.__dict__["_hook_dicts"] = dicts
+        return layout.hooked(dicts)
 
     def _cast_input(self, x):
         """Keras's conversion of a model's inputs to their ``Input``'s dtype: a floating
@@ -238,10 +247,13 @@ class Model(Trainer, Layer):
             ValueError: an input's shape does not fit, in Keras's words.
         """
         out = []
-        for index, (x, tensor, (name, spec, wanted)) in enumerate(
+        for index, (x, tensor, (name, spec, wanted, sample)) in enumerate(
                 zip(flat, self._inputs, self._input_specs)):
             if not isinstance(x, torch.Tensor):
                 return None
+            if x.shape[1:] == sample:  # exactly the Input's shape (a None never equals)
+                out.append(x)
+                continue
             shape, expected = tuple(x.shape), tensor.shape
             found = shape[:-1] if shape and shape[-1] == 1 else shape
             for want, got in zip(wanted[1:], found[1:]):
@@ -376,9 +388,10 @@ def _flatten(argument, structure):
 
 def _input_spec(tensor):
     """What :meth:`Model._checked_inputs` compares an input with: (its ``Input``'s name,
-    Keras's InputSpec shape (batch axis None), that shape without a trailing 1)."""
+    Keras's InputSpec shape (batch axis None), that shape without a trailing 1, the
+    sample shape)."""
     spec = (None,) + tuple(tensor.shape[1:])
-    return tensor._keras_history[0].name, spec, spec[:-1] if spec[-1] == 1 else spec
+    return tensor._keras_history[0].name, spec, spec[:-1] if spec[-1] == 1 else spec, spec[1:]
 
 
 def _pack(structure, flat):

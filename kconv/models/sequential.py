@@ -30,7 +30,8 @@ class Sequential(Model):
         super().__init__(name=name, trainable=trainable)  # a Model without a graph
         self._input_layers = []  # the InputLayer it starts with, if any (not a submodule)
         self._output = None  # the symbolic output of the last layer, with an Input
-        self._layout = None  # (layers, layout plan, folded plan), made at the first built call
+        # (layers, layout plan, folded plan, their hook dicts), made at the first built call
+        self._layout = None
         for layer in layers or ():
             self.add(layer)
 
@@ -113,20 +114,19 @@ class Sequential(Model):
 
     def call(self, x):
         layers = self.layers
-        if not layout.hooked(self, layers):
-            if (self._layout is None or self._layout[0] != layers) and \
-                    all(layer.built for layer in layers):
-                planned = layout.chain_plan(layers)
-                self._layout = (layers,
-                                planned if planned and layout.rewrites(planned) else None,
-                                folding.fold_plan(planned) if planned else None)
-            if self._layout is not None and self._layout[0] == layers:
-                planned = self._layout[1]
-                if self._layout[2] is not None and self.fold_batch_norm and \
-                        folding.active():
-                    planned = self._layout[2]
-                if planned is not None:
-                    return layout.run_plan(planned, [x])[0]
+        current = self._layout is not None and self._layout[0] == layers
+        if not current and all(layer.built for layer in layers):
+            planned = layout.chain_plan(layers)
+            self._layout = (layers, planned if planned and layout.rewrites(planned) else None,
+                            folding.fold_plan(planned) if planned else None,
+                            layout.hook_dicts((self, *layers)))
+            current = True
+        if current and not layout.hooked(self._layout[3]):
+            _, planned, folded, _ = self._layout
+            if folded is not None and self.fold_batch_norm and folding.active():
+                planned = folded
+            if planned is not None:
+                return layout.run_plan(planned, [x])[0]
         for layer in layers:
             x = layer(x)
         return x

@@ -3,6 +3,7 @@ convolution without autograd, with the unfolded outputs to float32 rounding; eve
 that could observe the difference keeps the two layers."""
 
 import copy
+import io
 
 import pytest
 import torch
@@ -64,8 +65,8 @@ def test_ranks_and_channels_first_fold():
                               L.BatchNormalization(), L.Conv1D(3, 1), L.BatchNormalization(),
                               L.Flatten()])
     assert_folds_to_the_same(randomize(model), torch.randn(2, 20, 4), 2)
-    model = kconv.Sequential([kconv.Input((6, 6, 6, 2)), L.Conv3D(3, 3, strides=2,
-                                                                 padding="same"),
+    model = kconv.Sequential([kconv.Input((6, 6, 6, 2)),
+                              L.Conv3D(3, 3, strides=2, padding="same"),
                               L.BatchNormalization()])
     assert_folds_to_the_same(randomize(model), torch.randn(2, 6, 6, 6, 2), 1)
     inputs = kconv.Input((3, 9, 9))
@@ -216,6 +217,14 @@ def test_a_relu_after_a_folded_pair_runs_in_place_inside_it():
     assert attached == ["ReLU", "Activation", "ReLU", "NoneType", "NoneType"]
     kinds = [type(getattr(fn, "__self__", fn)).__name__ for fn, *_ in model._folded_plan.steps]
     assert kinds.count("ReLU") == 1 and kinds.count("LeakyReLU") == 1
+    buffer = io.BytesIO()  # the in-place ReLUs (a ceiling of 0.5 included) pickle
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    x = torch.randn(2, 8, 8, 3)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+    assert all(step._key is not None for step in folded_steps(loaded))
 
 
 def test_folded_kernels_are_in_the_memory_format_of_the_maps():

@@ -3,6 +3,7 @@ the layer-by-layer path (gradients up to the order in which autograd sums a tens
 several uses), and views are taken only at the boundaries."""
 
 import copy
+import io
 
 import pytest
 import torch
@@ -137,7 +138,7 @@ def test_a_sequential_passes_views_on_once_built():
 def test_a_chain_without_maps_keeps_the_plain_loop():
     model = kconv.Sequential([kconv.Input((5,)), L.Dense(4), L.Activation("relu")])
     model(torch.randn(2, 5))
-    assert model._layout == (model.layers, None, None)
+    assert model._layout[:3] == (model.layers, None, None)
 
 
 def test_padding_cropping_and_upsampling_pass_views_on():
@@ -220,3 +221,45 @@ def test_layers_reading_the_inputs_view_them_once_converted():
         assert ours.dtype == torch.float32 and torch.equal(ours, plain)
     with pytest.raises(TypeError, match="expects floating-point inputs; received torch.int64"):
         single(a.long())
+
+
+def test_the_compiled_plan_runs_as_the_step_loop():
+    """A plan runs as one generated function of its callables: the values of
+    :func:`layout.run`'s loop, a layer with several outputs (a nested model) included, one
+    function for every plan of the same structure, and a copy or a pickle of the model
+    running its own layers."""
+    torch.manual_seed(0)
+    inner_in = kconv.Input((9, 9, 3))
+    inner = kconv.Model(inner_in, [L.Conv2D(3, 1)(inner_in), L.Conv2D(3, 3, padding="same")(
+        inner_in)])
+    inputs = kconv.Input((9, 9, 3))
+    a, b = inner(inputs)
+    outer = kconv.Model(inputs, [L.Add()([a, b]), L.Flatten()(a)])
+    for model in (branchy(), outer):
+        model.eval()
+        x = torch.randn(2, 9, 9, 3)
+        planned = model._plan
+        assert planned.fns == tuple(fn for fn, *_ in planned.steps)
+        values = layout.run(planned.steps, [x] + [None] * (planned.count - 1))
+        expected = [values[i] for i in planned.outputs]
+        with torch.no_grad():
+            ours = layout.run_plan(planned, [x])
+            assert all(torch.equal(a, b) for a, b in zip(ours, expected))
+            assert type(model)(model.inputs, model.outputs)._plan.code is planned.code
+            buffer = io.BytesIO()
+            torch.save(model, buffer)
+            buffer.seek(0)
+            for twin in (copy.deepcopy(model), torch.load(buffer, weights_only=False)):
+                owners = {id(getattr(fn, "__self__", fn)) for fn in twin._plan.fns}
+                assert owners.isdisjoint(id(m) for m in model.modules())
+                assert all(torch.equal(a, b) for a, b in zip(twin(x), model(x)))
+    assert any(len(out_ids) == 2 for *_, out_ids in outer._plan.steps)
+
+
+def test_an_error_inside_a_plan_shows_the_step():
+    model = branchy()
+    model.get_layer(index=2).weight.data = torch.randn(8, 5, 3, 3)  # a wrong kernel
+    with pytest.raises(RuntimeError) as info:
+        model(torch.randn(2, 9, 9, 3))
+    frames = [f for f in info.traceback if str(f.path).startswith("<kconv plan")]
+    assert frames and "= f1(v1)" in str(frames[0].statement)
