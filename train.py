@@ -17,6 +17,7 @@ ablation.csv, ablation.md and ablation_val_{acc,loss}.png. Every file is written
 
 import argparse
 import contextlib
+import gc
 import logging
 import os
 import re
@@ -27,7 +28,7 @@ import torch
 
 import models
 from kconv import optimizers
-from kconv.datasets import BUILTIN
+from kconv.datasets import BUILTIN, load_dataset
 from kconv.trainers.errors import Diverged
 from kconv.utils.file_utils import FolderInUseError, folder_lock
 from kconv.validation import InputTooSmallError
@@ -242,26 +243,31 @@ def resolve(args):
     return config
 
 
-def load_data(config):
-    """The run's data module, its dataset decoded once (for every variant of an ablation)."""
-    from kconv.datasets import ImageDataModule
+def _import_lightning():
+    import lightning  # noqa: F401
 
+
+def load_data(config):
+    """The run's data module, its dataset decoded once (for every variant of an ablation).
+    Lightning is imported meanwhile: in a thread while a folder is decoded, which hides
+    that import's seconds on a first run."""
     if config["accelerator"] in ("gpu", "cuda") and not torch.cuda.is_available():
         raise UserError(f"--accelerator {config['accelerator']}: no CUDA GPU is available on "
                         "this machine")
     if config["dataset"] not in BUILTIN and not os.path.isdir(config["dataset"]):
         raise UserError(f"dataset folder not found: {config['dataset']} (built-in datasets: "
                         f"{', '.join(BUILTIN)})")
-    data = ImageDataModule(config["dataset"], image_size=config["image_size"],
-                           classes=config["classes"], test_size=config["test_size"],
-                           seed=config["seed"], download=config["download"],
-                           cache=not config["no_cache"], cache_dir=config["cache_dir"],
-                           batch_size=config["batch_size"])
     try:
-        data.load()
+        bundle = load_dataset(config["dataset"], image_size=config["image_size"],
+                              classes=config["classes"], test_size=config["test_size"],
+                              seed=config["seed"], download=config["download"],
+                              cache=not config["no_cache"], cache_dir=config["cache_dir"],
+                              meanwhile=_import_lightning)
     except (ValueError, TypeError, FileNotFoundError) as e:
         raise UserError(str(e).splitlines()[0]) from None
-    return data
+    from kconv.datasets import ImageDataModule
+    return ImageDataModule.from_bundle(bundle, seed=config["seed"],
+                                       batch_size=config["batch_size"])
 
 
 def setup(config, data):
@@ -408,12 +414,11 @@ def main(argv=None):
     try:
         config = resolve(build_parser().parse_args(argv))
         with _results_lock(config):
+            data = load_data(config)  # imports Lightning
             # Lightning's info lines (GPU/TPU available, tips) say nothing a user can act
             # on; its import sets its loggers' level, so quiet them after it.
-            import lightning  # noqa: F401
             logging.getLogger("lightning.pytorch").setLevel(
                 logging.INFO if config["verbose"] else logging.WARNING)
-            data = load_data(config)
             if len(config["models"]) > 1:
                 return run_ablation(config, data)
             return run(config, data)
@@ -429,4 +434,10 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        # The process ends here. Python's exit would sweep every object torch, Lightning
+        # and SciPy made for reference cycles, 1-1.5 s on 2 cores (benchmarks/README.md);
+        # objects are still released, and files were closed by main.
+        gc.freeze()

@@ -48,6 +48,13 @@ def check_bool(name, value):
     return bool(value)
 
 
+def check_optional_function(name, value):
+    """None, or a callable."""
+    if value is not None and not callable(value):
+        raise invalid_type(name, "a function of no arguments or None", value)
+    return value
+
+
 def check_float(name, value, minimum=None, maximum=None, strict_minimum=False):
     """A finite real number within optional bounds, returned as float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -154,6 +154,22 @@ def test_a_folder_is_decoded_once_into_the_cache_dir(tmp_path, monkeypatch, writ
     assert "(not cached)" in capsys.readouterr().err and not (tmp_path / "other").exists()
 
 
+def test_lightning_is_imported_while_a_folder_is_decoded(tmp_path, monkeypatch,
+                                                        write_folder):
+    import threading
+
+    data = write_folder(tmp_path / "images", counts={"a": 40, "b": 40}, size=(12, 12))
+    where = []
+    monkeypatch.setattr(train, "_import_lightning", lambda: where.append(
+        threading.current_thread() is threading.main_thread()))
+    for dataset in (data, data, "fake"):  # decoded, then from the cache; a built-in
+        config = train.resolve(train.build_parser().parse_args(
+            ["--dataset", str(dataset), "--image-size", "16", "--cache-dir",
+             str(tmp_path / "cache")]))
+        assert train.load_data(config).bundle.image_shape == (16, 16, 3)
+    assert where == [False, True, True]  # a thread only while decoding
+
+
 def test_ddp_processes_share_one_cached_folder(tmp_path, write_folder):
     data = write_folder(tmp_path / "images", counts={"a": 6, "b": 6}, size=(12, 12))
     result = run_cli("--dataset", str(data), "--image-size", "32", "--epochs", "1",

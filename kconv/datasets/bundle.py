@@ -11,6 +11,7 @@ import torch
 from kconv.datasets import cifar10, fake, mnist
 from kconv.datasets.image_folder import load_image_folder, resize
 from kconv.datasets.split import stratified_split
+from kconv.validation import check_optional_function
 
 BUILTIN = ("mnist", "cifar10", "fake")
 TUTORIAL_CLASSES = ("Faces", "Leopards", "Motorbikes", "airplanes")  # StridedNet's CALTECH-101
@@ -79,12 +80,13 @@ def _check_classes(names, dataset):
         raise ValueError(f"a classifier needs at least two classes; {dataset} has {found}")
 
 
-def _load_folder(root, image_size, classes, test_size, seed, cache, cache_dir):
+def _load_folder(root, image_size, classes, test_size, seed, cache, cache_dir, meanwhile):
     if image_size is None:
         raise ValueError(f"an image size is needed to load the folder {root}")
     if classes is None and all(os.path.isdir(os.path.join(root, c)) for c in TUTORIAL_CLASSES):
         classes = list(TUTORIAL_CLASSES)  # the tutorial's CALTECH-101 subset
-    folder = load_image_folder(root, image_size, classes, cache=cache, cache_dir=cache_dir)
+    folder = load_image_folder(root, image_size, classes, cache=cache, cache_dir=cache_dir,
+                               meanwhile=meanwhile)
     _check_classes(folder.class_names, root)
     train, test = stratified_split(folder.labels, test_size, seed)
     if len(test) == 0 or len(train) == 0:
@@ -95,7 +97,7 @@ def _load_folder(root, image_size, classes, test_size, seed, cache, cache_dir):
 
 
 def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed=42,
-                 download=False, cache=True, cache_dir=None):
+                 download=False, cache=True, cache_dir=None, meanwhile=None):
     """Load ``dataset`` ('mnist', 'cifar10', 'fake', or a folder of class folders).
 
     Args:
@@ -106,13 +108,19 @@ def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed
         download: fetch CIFAR-10 when its files are missing (needs network access).
         cache, cache_dir: whether a folder's decoded images are cached on disk, and where
             (see :func:`~kconv.datasets.image_folder.load_image_folder`).
+        meanwhile: optional function of no arguments run once before the call returns; for
+            a folder, in a thread while it is decoded (see
+            :func:`~kconv.datasets.image_folder.load_image_folder`).
 
     Raises:
         ValueError, FileNotFoundError: the data cannot be found or read; the message says
             why.
+        TypeError: ``meanwhile`` is not callable.
     """
+    check_optional_function("meanwhile", meanwhile)
     if dataset not in BUILTIN:
-        return _load_folder(dataset, image_size, classes, test_size, seed, cache, cache_dir)
+        return _load_folder(dataset, image_size, classes, test_size, seed, cache, cache_dir,
+                            meanwhile)
     if dataset == "mnist":
         (x, y), (xt, yt) = mnist.load_data()
         x, xt = x[..., None], xt[..., None]  # (N, 28, 28, 1)
@@ -132,6 +140,8 @@ def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed
     xt, yt, _ = select_classes(xt, yt, names, classes)
     if image_size is not None:
         x, xt = resize(x, image_size), resize(xt, image_size)
+    if meanwhile is not None:
+        meanwhile()
     return DataBundle.from_splits(x, y, xt, yt, kept, f"{source}: {len(y)} training and "
                                                       f"{len(yt)} test images in "
                                                       f"{len(kept)} classes")

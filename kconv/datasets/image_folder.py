@@ -6,6 +6,7 @@ torchvision 0.29 deprecates): JPEG, PNG, WebP, GIF (first frame), AVIF.
 """
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from kconv.datasets import cache as cache_lib
-from kconv.validation import check_int, invalid_type
+from kconv.validation import check_int, check_optional_function, invalid_type
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 CHUNK = 32  # files a decoding worker handles at a time
@@ -135,21 +136,25 @@ def decode_workers():
         return os.cpu_count() or 1
 
 
-def decode_files(paths, image_size, *, workers=None, progress=True):
+def decode_files(paths, image_size, *, workers=None, progress=True, on_start=None):
     """Yield ``(images, failed)`` per chunk of ``paths``, in order: the decoded images
     (k, H, W, 3) uint8 resized to ``image_size`` and ``(index in paths, reason)`` of the
     files that could not be decoded. ``workers`` processes decode (default: one per core;
-    0 decodes here); ``progress`` shows a progress bar on stderr."""
+    0 decodes here); ``progress`` shows a progress bar on stderr; ``on_start`` is called
+    once the worker processes run, before the first chunk is awaited."""
     workers = decode_workers() if workers is None else workers
     chunks = _Chunks(paths, image_size)
-    loader = DataLoader(chunks, batch_size=None, num_workers=min(workers, len(chunks)),
-                        prefetch_factor=4 if workers else None)
     bar = None
-    if progress:
+    if progress:  # imported before on_start, which may import in a thread
         from tqdm.auto import tqdm
         bar = tqdm(total=len(paths), desc="decoding images", unit="img", mininterval=0.5,
                    leave=False)
     try:
+        loader = iter(DataLoader(chunks, batch_size=None,
+                                 num_workers=min(workers, len(chunks)),
+                                 prefetch_factor=4 if workers else None))  # forks workers
+        if on_start is not None:
+            on_start()
         for i, (images, failed) in enumerate(loader):
             yield images, [(i * CHUNK + j, reason) for j, reason in failed]
             if bar is not None:
@@ -172,7 +177,7 @@ def _no_images(root, found, skipped):
 
 
 def load_image_folder(root, image_size, classes=None, *, cache=True, cache_dir=None,
-                      workers=None, progress=True):
+                      workers=None, progress=True, meanwhile=None):
     """Every image under ``root/<class>/``, resized to ``image_size`` (H, W).
 
     The first call decodes the folder with ``workers`` processes (default: one per core)
@@ -182,28 +187,78 @@ def load_image_folder(root, image_size, classes=None, *, cache=True, cache_dir=N
     decoded are skipped and reported. A cache folder that cannot be written is reported on
     stderr and the folder decoded into memory.
 
+    ``meanwhile``, a function of no arguments, runs once before the call returns: in a
+    thread while the worker processes decode (started after they are forked, so they
+    inherit no half-done work of it), or here when there is nothing to decode. train.py
+    imports Lightning so, hiding that import's seconds behind the decode on a first run.
+    Its exception is raised after the folder is loaded. When the load fails, a started
+    ``meanwhile`` is waited for and the load's exception raised; it is not run when the
+    load fails before decoding.
+
     Raises:
         FileNotFoundError: ``root`` does not exist.
         ValueError: no class folders, unknown ``classes`` (the message lists those found),
             no readable image at all, or a size or ``workers`` out of range.
-        TypeError: ``image_size`` is not a pair of ints, ``workers`` not an int.
+        TypeError: ``image_size`` is not a pair of ints, ``workers`` not an int,
+            ``meanwhile`` not callable.
     """
     if not (isinstance(image_size, (tuple, list)) and len(image_size) == 2):
         raise invalid_type("image_size", "a (height, width) pair", image_size)
     image_size = tuple(check_int("image_size", s) for s in image_size)
     workers = decode_workers() if workers is None else check_int("workers", workers, 0)
+    check_optional_function("meanwhile", meanwhile)
     found, files, skipped = list_files(root, classes)
     if not files:
         raise _no_images(root, found, skipped)
-    job = _Job(root, found, files, skipped, image_size, workers, progress)
-    if cache:
-        data = _through_cache(job, cache_dir or cache_lib.default_cache_dir())
-        if data is not None:
-            return data
-    parts = []
-    labels, failed = job.decode(parts.append)
-    return job.result(torch.cat(parts), torch.tensor(labels, dtype=torch.int64), failed,
-                      job.decoded("(not cached)"))
+    job = _Job(root, found, files, skipped, image_size, workers, progress,
+               _Meanwhile(meanwhile))
+    try:
+        data = _through_cache(job, cache_dir or cache_lib.default_cache_dir()) \
+            if cache else None
+        if data is None:
+            parts = []
+            labels, failed = job.decode(parts.append)
+            data = job.result(torch.cat(parts), torch.tensor(labels, dtype=torch.int64),
+                              failed, job.decoded("(not cached)"))
+    except BaseException:
+        job.meanwhile.wait()  # no thread left running behind a failed load
+        raise
+    job.meanwhile.finish()
+    return data
+
+
+class _Meanwhile:
+    """``fn`` (or None) run once: in a thread from :meth:`start`, else in :meth:`finish`,
+    which waits for it and raises its exception in the caller's thread."""
+
+    def __init__(self, fn):
+        self.fn, self.thread, self.error = fn, None, None
+
+    def _run(self):
+        try:
+            self.fn()
+        except BaseException as e:
+            self.error = e
+
+    def start(self):
+        if self.fn is not None and self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="kconv-meanwhile",
+                                           daemon=True)
+            self.thread.start()
+
+    def wait(self):
+        """Wait for a started thread, without raising."""
+        if self.thread is not None:
+            self.thread.join()
+
+    def finish(self):
+        if self.fn is None:
+            return
+        if self.thread is None:
+            self._run()
+        self.wait()
+        if self.error is not None:
+            raise self.error
 
 
 @dataclass
@@ -217,6 +272,7 @@ class _Job:
     image_size: tuple
     workers: int
     progress: bool
+    meanwhile: _Meanwhile
     start: float = field(default_factory=time.perf_counter)
 
     def decode(self, write):
@@ -228,7 +284,8 @@ class _Job:
         """
         labels, failed_files, done = [], [], 0
         for chunk, failed in decode_files([f[1] for f in self.files], self.image_size,
-                                          workers=self.workers, progress=self.progress):
+                                          workers=self.workers, progress=self.progress,
+                                          on_start=self.meanwhile.start):
             bad = {i for i, _ in failed}
             size = len(chunk) + len(bad)
             labels.extend(self.files[i][0] for i in range(done, done + size) if i not in bad)

@@ -1,3 +1,5 @@
+import threading
+
 import pytest
 import torch
 
@@ -15,6 +17,15 @@ def test_caltech_folder_defaults_to_the_tutorial_classes(tmp_path, write_folder)
     everything = load_dataset(str(root), image_size=(16, 16),
                               classes=["BACKGROUND_Google", "Faces"])
     assert everything.class_names == ["BACKGROUND_Google", "Faces"]
+
+
+def test_builtin_datasets_run_meanwhile_once_here():
+    seen = []
+    load_dataset("fake", image_size=(8, 8), meanwhile=lambda: seen.append(
+        threading.current_thread() is threading.main_thread()))
+    assert seen == [True]
+    with pytest.raises(TypeError, match="argument `meanwhile`: expected a function"):
+        load_dataset("fake", meanwhile=1)
 
 
 def test_builtin_class_selection_and_resize():
