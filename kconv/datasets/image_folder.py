@@ -189,11 +189,11 @@ def load_image_folder(root, image_size, classes=None, *, cache=True, cache_dir=N
 
     ``meanwhile``, a function of no arguments, runs once before the call returns: in a
     thread while the worker processes decode (started after they are forked, so they
-    inherit no half-done work of it), or here when there is nothing to decode. train.py
-    imports Lightning so, hiding that import's seconds behind the decode on a first run.
-    Its exception is raised after the folder is loaded. When the load fails, a started
-    ``meanwhile`` is waited for and the load's exception raised; it is not run when the
-    load fails before decoding.
+    inherit none of its half-done work), or here when there is nothing to decode. train.py
+    imports Lightning there, so that a first run pays for the import and the decode
+    together. Its exception is raised after the folder is loaded. When the load fails, a
+    started ``meanwhile`` is waited for and the load's exception is raised; it is not run
+    when the load fails before decoding.
 
     Raises:
         FileNotFoundError: ``root`` does not exist.
