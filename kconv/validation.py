@@ -48,10 +48,10 @@ def check_bool(name, value):
     return bool(value)
 
 
-def check_optional_function(name, value):
-    """None, or a callable."""
+def check_optional_function(name, value, expected):
+    """None, or a callable; ``expected`` words what the function takes."""
     if value is not None and not callable(value):
-        raise invalid_type(name, "a function of no arguments or None", value)
+        raise invalid_type(name, expected, value)
     return value
 
 

@@ -154,8 +154,7 @@ def test_a_folder_is_decoded_once_into_the_cache_dir(tmp_path, monkeypatch, writ
     assert "(not cached)" in capsys.readouterr().err and not (tmp_path / "other").exists()
 
 
-def test_lightning_is_imported_while_a_folder_is_decoded(tmp_path, monkeypatch,
-                                                        write_folder):
+def test_lightning_is_imported_while_a_folder_is_decoded(tmp_path, monkeypatch, write_folder):
     import threading
 
     data = write_folder(tmp_path / "images", counts={"a": 40, "b": 40}, size=(12, 12))

@@ -117,7 +117,7 @@ def load_dataset(dataset, *, image_size=None, classes=None, test_size=0.25, seed
             why.
         TypeError: ``meanwhile`` is not callable.
     """
-    check_optional_function("meanwhile", meanwhile)
+    check_optional_function("meanwhile", meanwhile, "a function of no arguments or None")
     if dataset not in BUILTIN:
         return _load_folder(dataset, image_size, classes, test_size, seed, cache, cache_dir,
                             meanwhile)

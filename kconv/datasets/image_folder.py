@@ -206,7 +206,7 @@ def load_image_folder(root, image_size, classes=None, *, cache=True, cache_dir=N
         raise invalid_type("image_size", "a (height, width) pair", image_size)
     image_size = tuple(check_int("image_size", s) for s in image_size)
     workers = decode_workers() if workers is None else check_int("workers", workers, 0)
-    check_optional_function("meanwhile", meanwhile)
+    check_optional_function("meanwhile", meanwhile, "a function of no arguments or None")
     found, files, skipped = list_files(root, classes)
     if not files:
         raise _no_images(root, found, skipped)

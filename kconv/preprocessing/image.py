@@ -21,7 +21,8 @@ import torch
 
 from kconv import config
 from kconv.augmentation import ImageAugmentation
-from kconv.validation import check_choice, check_float, check_int, invalid_type, invalid_value
+from kconv.validation import (check_choice, check_float, check_int, check_optional_function,
+                              invalid_value)
 
 WHITE_LIST_FORMATS = ("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff")
 CLASS_MODES = ("categorical", "binary", "sparse", "input", None)
@@ -136,10 +137,8 @@ class ImageDataGenerator:
             vertical_flip=vertical_flip, fill_mode=fill_mode, cval=cval,
             data_format=self.data_format)
         self.rescale = None if rescale is None else check_float("rescale", rescale)
-        if preprocessing_function is not None and not callable(preprocessing_function):
-            raise invalid_type("preprocessing_function", "a function of one image",
-                               preprocessing_function)
-        self.preprocessing_function = preprocessing_function
+        self.preprocessing_function = check_optional_function(
+            "preprocessing_function", preprocessing_function, "a function of one image")
         self._validation_split = check_float("validation_split", validation_split,
                                              minimum=0.0, maximum=1.0)
         if self._validation_split == 1.0:

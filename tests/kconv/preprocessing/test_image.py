@@ -111,6 +111,14 @@ def test_unsupported_options_are_refused_by_name(argument, value):
         kimage.ImageDataGenerator(**{argument: value})
 
 
+def test_a_preprocessing_function_that_is_not_callable_is_named():
+    with pytest.raises(TypeError) as info:
+        kimage.ImageDataGenerator(preprocessing_function=3)
+    assert str(info.value) == ("Invalid type for argument `preprocessing_function`: expected a "
+                               "function of one image. Received: preprocessing_function=3 of "
+                               "type int")
+
+
 def test_bad_flow_inputs_are_clear(tmp_path):
     gen = kimage.ImageDataGenerator()
     with pytest.raises(ValueError, match="same length"):
