@@ -274,7 +274,7 @@ def setup(config, data):
     """Build the system and the trainer: everything that can fail on bad input, before
     anything is written."""
     import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
     from kconv.trainers import AtomicCheckpointIO, EpochSeed, History, StopOnDivergence
 
     h, w, c = data.bundle.image_shape
@@ -289,7 +289,9 @@ def setup(config, data):
             compile=config["compile"])
     except InputTooSmallError as e:
         raise UserError(f"images of {h}x{w} are too small for {config['model']}: {e}") from None
-    callbacks = [EpochSeed(config["seed"]), StopOnDivergence()]
+    # One progress bar whatever is installed (Lightning picks Rich's when Rich, which Keras
+    # brings, is importable): tqdm's, as the folder's decoding shows.
+    callbacks = [EpochSeed(config["seed"]), StopOnDivergence(), TQDMProgressBar()]
     if not config["fast_dev_run"]:
         folder = os.path.join(config["out_dir"], "checkpoints")
         callbacks += [

@@ -7,8 +7,12 @@ what DDP processes share of it. Ratios from one run.
    then ``train.py --fast-dev-run`` on the folder three times, each in a fresh process with
    its wall time from launch to exit: with an empty cache (decodes and writes it), again
    (opens the cache), and with ``--no-cache`` (decodes into memory), ``--rounds`` times
-   interleaved; medians are compared. Targets: first run <=
-   0.9x the PIL decode, second run <= 0.5x the first.
+   interleaved; medians are compared, and the ratios of each round shown. Targets: first
+   run <= 0.9x the PIL decode, second run <= 0.5x the first (together: second run <= 0.45x
+   the PIL decode). Each round also times what the second run's fixed start-up is made of
+   (``import torch``, then ``import lightning``, in a fresh process) and the data path alone:
+   the warm cache opened by ``load_image_folder`` in a process that has imported kconv, and
+   the first run's decode and write estimated as first run - second run + that opening.
 2. Memory of DDP's data path: the epoch that each DDP process of a run reads, without the
    network (whose per-process memory is the same with any data path): processes that import
    Lightning and kconv, load the folder at ``--mem-size`` (default 224x224: a decoded size
@@ -133,6 +137,36 @@ def run_train(args, env):
     return time.perf_counter() - start
 
 
+def python_seconds(code, env):
+    """The numbers a fresh ``python -c code`` prints (it ends with ``os._exit``, so Python's
+    exit is not timed)."""
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"python -c failed:\n{done.stderr[-2000:]}")
+    return [float(x) for x in done.stdout.split()]
+
+
+IMPORTS = """import os, sys, time
+start = time.perf_counter()
+import torch
+torch_done = time.perf_counter()
+import lightning
+print(torch_done - start, time.perf_counter() - torch_done, flush=True)
+os._exit(0)
+"""
+
+CACHE_OPEN = """import os, sys, time
+from kconv.datasets import load_image_folder
+start = time.perf_counter()
+folder = load_image_folder({folder!r}, (96, 96), progress=False)
+seconds = time.perf_counter() - start
+assert folder.source.startswith("opened from the cache"), folder.source
+print(seconds, flush=True)
+os._exit(0)
+"""
+
+
 def epoch_worker(rank, world, folder, size, cache):
     """One DDP process's data: its shard of an epoch of the training split and of the test
     split, every batch read."""
@@ -191,7 +225,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "KCONV_CACHE_DIR": cache}
         common = ["--dataset", folder, "--fast-dev-run"]
-        times = {"pil": [], "first": [], "second": [], "no_cache": []}
+        times = {k: [] for k in ("pil", "first", "second", "no_cache", "torch", "lightning",
+                                 "open")}
         for _ in range(args.rounds):  # interleaved, so noise hits every contender alike
             shutil.rmtree(cache)
             os.mkdir(cache)
@@ -199,18 +234,34 @@ def main(argv=None):
             times["pil"].append(seconds)
             times["first"].append(run_train(common, env))
             times["second"].append(run_train(common, env))
+            times["open"] += python_seconds(CACHE_OPEN.format(folder=folder), env)
             times["no_cache"].append(run_train(common + ["--no-cache"], env))
-        pil, first, second, no_cache = (statistics.median(v) for v in times.values())
+            torch_s, lightning_s = python_seconds(IMPORTS, env)
+            times["torch"].append(torch_s)
+            times["lightning"].append(lightning_s)
+        pil, first, second, no_cache, torch_s, lightning_s, opened = (
+            statistics.median(v) for v in times.values())
+
+        def per_round(a, b):
+            return " ".join(f"{x / y:.2f}" for x, y in zip(times[a], times[b]))
+
         print(f"medians of {args.rounds} interleaved rounds (all: "
-              + "; ".join(f"{k} " + " ".join(f"{t:.1f}" for t in v) for k, v in times.items())
+              + "; ".join(f"{k} " + " ".join(f"{t:.2f}" for t in v) for k, v in times.items())
               + ")")
         print(f"single-threaded PIL decode of {n} files: {pil:.1f} s")
         print(f"train.py --fast-dev-run, empty cache: {first:.1f} s = {first / pil:.2f}x PIL "
-              "(target <= 0.9)")
+              f"(target <= 0.9; rounds {per_round('first', 'pil')})")
         print(f"train.py --fast-dev-run, cache warm:  {second:.1f} s = {second / first:.2f}x "
-              "the first run (target <= 0.5)")
+              f"the first run (target <= 0.5; rounds {per_round('second', 'first')})")
         print(f"train.py --fast-dev-run, --no-cache:  {no_cache:.1f} s = {no_cache / pil:.2f}x "
               "PIL")
+        print(f"both targets together need the cache-warm run <= 0.45x PIL: it is "
+              f"{second / pil:.2f}x (rounds {per_round('second', 'pil')}); of it, "
+              f"import torch {torch_s:.2f} s, then import lightning {lightning_s:.2f} s")
+        decode = first - second + opened
+        print(f"the data path alone: the first run's decode and write ~ {decode:.1f} s = "
+              f"{decode / pil:.2f}x PIL; the warm cache opens in {opened:.2f} s = "
+              f"{opened / decode:.3f}x that")
 
         if args.skip_memory:
             return

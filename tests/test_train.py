@@ -89,6 +89,15 @@ def test_compile_flag_reaches_the_system():
         assert system.hparams.compile is expected
 
 
+def test_the_progress_bar_is_tqdms_even_with_rich_installed():
+    pytest.importorskip("rich")  # Lightning's default would be its RichProgressBar
+    from lightning.pytorch.callbacks import TQDMProgressBar
+
+    config = train.resolve(train.build_parser().parse_args(["--dataset", "fake"]))
+    _, trainer = train.setup(dict(config, fast_dev_run=True), train.load_data(config))
+    assert type(trainer.progress_bar_callback) is TQDMProgressBar
+
+
 def test_bf16_mixed_on_cpu(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     system = train.main(["--dataset", "fake", "--epochs", "1", "--precision", "bf16-mixed",
