@@ -147,7 +147,7 @@ def python_seconds(code, env):
     return [float(x) for x in done.stdout.split()]
 
 
-IMPORTS = """import os, sys, time
+IMPORTS = """import os, time
 start = time.perf_counter()
 import torch
 torch_done = time.perf_counter()
@@ -156,7 +156,7 @@ print(torch_done - start, time.perf_counter() - torch_done, flush=True)
 os._exit(0)
 """
 
-CACHE_OPEN = """import os, sys, time
+CACHE_OPEN = """import os, time
 from kconv.datasets import load_image_folder
 start = time.perf_counter()
 folder = load_image_folder({folder!r}, (96, 96), progress=False)
