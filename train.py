@@ -31,6 +31,7 @@ from kconv import optimizers
 from kconv.datasets import BUILTIN, load_dataset
 from kconv.trainers.errors import Diverged
 from kconv.utils.file_utils import FolderInUseError, folder_lock
+from kconv.utils.memory_utils import retain_freed_memory
 from kconv.validation import InputTooSmallError
 from models.cifar import VARIANTS
 
@@ -415,6 +416,7 @@ def _results_lock(config):
 def main(argv=None):
     try:
         config = resolve(build_parser().parse_args(argv))
+        retain_freed_memory()  # before the decoding workers are forked: they inherit it
         with _results_lock(config):
             data = load_data(config)  # imports Lightning
             # Lightning's info lines (GPU/TPU available, tips) say nothing a user can act

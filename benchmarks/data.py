@@ -3,7 +3,7 @@ what DDP processes share of it. Ratios from one run.
 
 1. Start-up on a generated folder (default 12,000 JPEGs of 320x240 in 4 classes), the files
    in the page cache for every contender: a single-threaded PIL decode of every file
-   (``Image.open().convert("RGB")``, the baseline),
+   (``Image.open().convert("RGB")``, the baseline, under train.py's allocator policy),
    then ``train.py --fast-dev-run`` on the folder three times, each in a fresh process with
    its wall time from launch to exit: with an empty cache (decodes and writes it), again
    (opens the cache), and with ``--no-cache`` (decodes into memory), ``--rounds`` times
@@ -175,6 +175,9 @@ def epoch_worker(rank, world, folder, size, cache):
     import torch
     import lightning  # noqa: F401 - a run's process holds it
     from kconv.datasets import ImageDataModule
+    from kconv.utils import retain_freed_memory
+
+    retain_freed_memory()  # as train.py's processes do
 
     data = ImageDataModule(folder, image_size=(size, size), batch_size=64, cache=cache)
     data.trainer = SimpleNamespace(world_size=world, global_rank=rank,
@@ -215,10 +218,15 @@ def main(argv=None):
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--epoch-worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    sys.path.insert(0, ROOT)
     if args.epoch_worker:
         rank, world, folder, size, cache = args.epoch_worker
-        sys.path.insert(0, ROOT)
         return epoch_worker(int(rank), int(world), folder, int(size), cache == "1")
+    from kconv.utils import retain_freed_memory
+
+    # The PIL decode runs under train.py's allocator policy: with glibc's default its time
+    # depends on the heap's history (7 or 11 s for the same loop; benchmarks/README.md).
+    retain_freed_memory()
     folder = make_folder(f"{args.folder}-{args.count}", args.count)
     print(f"{args.count} JPEGs of 320x240 in {folder}; {os.cpu_count()} CPUs")
 

@@ -98,6 +98,17 @@ def test_the_progress_bar_is_tqdms_even_with_rich_installed():
     assert type(trainer.progress_bar_callback) is TQDMProgressBar
 
 
+def test_the_allocator_keeps_freed_memory_before_data_is_loaded(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(train, "retain_freed_memory", lambda: calls.append("allocator"))
+    load_data = train.load_data
+    monkeypatch.setattr(train, "load_data", lambda config: calls.append("data")
+                        or load_data(config))
+    monkeypatch.chdir(tmp_path)
+    train.main(["--dataset", "fake", "--fast-dev-run"])
+    assert calls == ["allocator", "data"]
+
+
 def test_bf16_mixed_on_cpu(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     system = train.main(["--dataset", "fake", "--epochs", "1", "--precision", "bf16-mixed",
