@@ -9,8 +9,6 @@ from kconv.validation import check_int, invalid_value
 # mallopt's parameters (glibc's malloc.h).
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-# The variables through which a user sets the same policy; theirs win.
-ENVIRONMENT = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
 MMAP_THRESHOLD_MAX = 32 * 2**20  # glibc's ceiling on 64-bit systems
 C_INT_MAX = 2**31 - 1  # mallopt takes a C int
 
@@ -22,16 +20,16 @@ def retain_freed_memory(mmap_threshold=MMAP_THRESHOLD_MAX, trim_threshold=2**30)
     By default glibc maps large blocks afresh (over a threshold that starts at 128 KiB and
     moves) and hands a free top of the heap back once it exceeds twice that threshold, so
     the tensors a training step frees and allocates again (activations, decoded images)
-    come back as new pages, each faulted in and zeroed: a million page faults in
-    train.py's MNIST epoch, 150,000 with this policy (``benchmarks/README.md``). Here
+    come back as new pages, each faulted in and zeroed: a million page faults in a
+    one-epoch MNIST run of train.py, 160,000 with this policy (``benchmarks/README.md``). Here
     blocks up to ``mmap_threshold`` bytes come from the heap and up to ``trim_threshold``
     bytes of free heap are kept. Process-wide and inherited by forked workers; train.py
     sets it, importing kconv never does.
 
     Returns:
         True when applied; False on another platform or C library, or when the
-        environment already sets the allocator's policy (``MALLOC_*_``,
-        ``GLIBC_TUNABLES``), which is left alone.
+        environment already tunes the allocator (any ``MALLOC_*`` variable, or
+        ``GLIBC_TUNABLES``): the user's choice is left alone.
 
     Raises:
         TypeError, ValueError: a threshold that is not an int from 0 to its ceiling
@@ -41,7 +39,7 @@ def retain_freed_memory(mmap_threshold=MMAP_THRESHOLD_MAX, trim_threshold=2**30)
                                  ("trim_threshold", trim_threshold, C_INT_MAX)):
         if check_int(name, value, 0) > ceiling:
             raise invalid_value(name, f"an int from 0 to {ceiling}", value)
-    if not sys.platform.startswith("linux") or any(v in os.environ for v in ENVIRONMENT):
+    if not sys.platform.startswith("linux") or _set_by_environment():
         return False
     try:
         libc = ctypes.CDLL(None)
@@ -50,3 +48,7 @@ def retain_freed_memory(mmap_threshold=MMAP_THRESHOLD_MAX, trim_threshold=2**30)
         return False
     return bool(libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold)
                 and libc.mallopt(M_TRIM_THRESHOLD, trim_threshold))
+
+
+def _set_by_environment():
+    return "GLIBC_TUNABLES" in os.environ or any(k.startswith("MALLOC_") for k in os.environ)
