@@ -18,7 +18,6 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NETWORKS = ("stridednet", "mnist_cnn")
 
 
 def worker(network, contender, policy, steps):
@@ -33,20 +32,14 @@ def worker(network, contender, policy, steps):
     import train_step as ts
 
     torch.manual_seed(0)
-    setups = {"stridednet": (32, (96, 96, 3), 4, lambda: ts.TorchStridedNet(4), "adam"),
-              "mnist_cnn": (64, (28, 28, 1), 10, ts.TorchMnistCNN, "rmsprop")}
-    n, shape, classes, torch_net, keras_opt = setups[network]
+    (n, shape, classes, torch_net, k_opt, t_opt, keras_opt), = (
+        setup[1:] for setup in ts.SETUPS if setup[0] == network)
     net = ts.models.get_model(network, classes=classes, input_shape=shape)
     if contender == "kconv":
-        optimizer = (ts.kconv.optimizers.Adam(net.parameters(), learning_rate=1e-4)
-                     if keras_opt == "adam" else ts.kconv.optimizers.RMSprop(net.parameters()))
-        step = ts.kconv_step(net, optimizer)
+        step = ts.kconv_step(net, k_opt(net.parameters()))
     elif contender == "torch":
         ref = torch_net().to(memory_format=torch.channels_last)
-        optimizer = (torch.optim.Adam(ref.parameters(), lr=1e-4, eps=1e-7)
-                     if keras_opt == "adam" else
-                     torch.optim.RMSprop(ref.parameters(), lr=1e-3, alpha=0.9, eps=1e-7))
-        step = ts.torch_step(ref, optimizer)
+        step = ts.torch_step(ref, t_opt(ref.parameters()))
     else:
         step = ts.keras_step(net, keras_opt)
     x = torch.rand((n,) + shape)
@@ -87,7 +80,7 @@ def main(argv=None):
     contenders = ("kconv", "torch") + (() if args.no_keras else ("keras",))
     print(f"{'network':<12}{'contender':<10}{'default ms':>12}{'retain ms':>12}"
           f"{'retain/default':>16}{'faults/step default -> retain':>32}")
-    for network in NETWORKS:
+    for network in ("stridednet", "mnist_cnn"):
         for contender in contenders:
             times = {"default": [], "retain": []}
             faults = {"default": [], "retain": []}

@@ -73,6 +73,18 @@ class TorchMnistCNN(nn.Module):
         return 0.0
 
 
+# Each network's batch size, input shape, classes, hand-written torch twin, and its
+# optimizer for kconv, for torch and (by name) for Keras.
+SETUPS = [
+    ("stridednet", 32, (96, 96, 3), 4, lambda: TorchStridedNet(4),
+     lambda p: kconv.optimizers.Adam(p, learning_rate=1e-4),
+     lambda p: torch.optim.Adam(p, lr=1e-4, eps=1e-7), "adam"),
+    ("mnist_cnn", 64, (28, 28, 1), 10, TorchMnistCNN,
+     lambda p: kconv.optimizers.RMSprop(p),
+     lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-7), "rmsprop"),
+]
+
+
 def kconv_step(model, optimizer):
     def step(x_nhwc, x_nchw, y):
         loss = F.cross_entropy(model.logits(x_nhwc), y) + sum(model.losses, 0.0)
@@ -185,15 +197,7 @@ def main(argv=None):
         "".join(f"{'kconv/' + c:>15}" for c in columns[1:])
     print(header)
     print("-" * len(header))
-    setups = [
-        ("stridednet", 32, (96, 96, 3), 4, lambda: TorchStridedNet(4),
-         lambda p: kconv.optimizers.Adam(p, learning_rate=1e-4),
-         lambda p: torch.optim.Adam(p, lr=1e-4, eps=1e-7), "adam"),
-        ("mnist_cnn", 64, (28, 28, 1), 10, TorchMnistCNN,
-         lambda p: kconv.optimizers.RMSprop(p),
-         lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-7), "rmsprop"),
-    ]
-    for name, n, shape, classes, torch_net, k_opt, t_opt, keras_opt in setups:
+    for name, n, shape, classes, torch_net, k_opt, t_opt, keras_opt in SETUPS:
         net = models.get_model(name, classes=classes, input_shape=shape)
         ref = torch_net().to(memory_format=torch.channels_last)
         x_nhwc = torch.rand((n,) + shape)
