@@ -43,20 +43,21 @@ def worker(network, contender, policy, steps):
     else:
         step = ts.keras_step(net, keras_opt)
     x = torch.rand((n,) + shape)
-    y = torch.randint(0, classes, (n,))
+    batch = (x, x.permute(0, 3, 1, 2), torch.randint(0, classes, (n,)))  # NCHW: a view
     for _ in range(3):
-        step(x, x.permute(0, 3, 1, 2), y)
+        step(*batch)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     start = time.perf_counter()
     for _ in range(steps):
-        step(x, x.permute(0, 3, 1, 2), y)
+        step(*batch)
     seconds = (time.perf_counter() - start) / steps
     print(seconds, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps)
 
 
 def run(network, contender, policy, steps):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    from kconv.utils.memory_utils import tunes_allocator
+
+    env = {k: v for k, v in os.environ.items() if not tunes_allocator(k)}
     done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", network,
                            contender, policy, str(steps)], capture_output=True, text=True,
                           cwd=ROOT, env={**env, "KERAS_BACKEND": "torch"})

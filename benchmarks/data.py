@@ -127,24 +127,26 @@ def peak_pss(procs):
     return peak / 1024
 
 
+def python(args, env, what):
+    """The standard output of a fresh ``python args``; its failure ends the benchmark."""
+    done = subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
 def run_train(args, env):
     """Wall seconds of ``train.py args`` in a fresh process."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *args], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"train.py {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    python([os.path.join(ROOT, "train.py"), *args], env, f"train.py {' '.join(args)}")
     return time.perf_counter() - start
 
 
 def python_seconds(code, env):
     """The numbers a fresh ``python -c code`` prints (it ends with ``os._exit``, so Python's
     exit is not timed)."""
-    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT,
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"python -c failed:\n{done.stderr[-2000:]}")
-    return [float(x) for x in done.stdout.split()]
+    return [float(x) for x in python(["-c", code], env, "python -c").split()]
 
 
 IMPORTS = """import os, time

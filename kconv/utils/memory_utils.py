@@ -39,16 +39,27 @@ def retain_freed_memory(mmap_threshold=MMAP_THRESHOLD_MAX, trim_threshold=2**30)
                                  ("trim_threshold", trim_threshold, C_INT_MAX)):
         if check_int(name, value, 0) > ceiling:
             raise invalid_value(name, f"an int from 0 to {ceiling}", value)
-    if not sys.platform.startswith("linux") or _set_by_environment():
-        return False
-    try:
-        libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # glibc only: other C libraries' mallopt differs
-    except (OSError, AttributeError):
+    libc = glibc()
+    if libc is None or any(map(tunes_allocator, os.environ)):
         return False
     return bool(libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold)
                 and libc.mallopt(M_TRIM_THRESHOLD, trim_threshold))
 
 
-def _set_by_environment():
-    return "GLIBC_TUNABLES" in os.environ or any(k.startswith("MALLOC_") for k in os.environ)
+def glibc():
+    """The process's C library when it is glibc on Linux (whose mallopt parameters these
+    are), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def tunes_allocator(name):
+    """Whether the environment variable ``name`` tunes glibc's allocator: a ``MALLOC_*``
+    variable or ``GLIBC_TUNABLES``."""
+    return name == "GLIBC_TUNABLES" or name.startswith("MALLOC_")

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from kconv.utils import retain_freed_memory
+from kconv.utils.memory_utils import glibc, tunes_allocator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -32,8 +33,7 @@ print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def run_steps(mode, **env):
-    environment = {k: v for k, v in os.environ.items()
-                   if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    environment = {k: v for k, v in os.environ.items() if not tunes_allocator(k)}
     done = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True,
                           env={**environment, "PYTHONPATH": ROOT, **env}, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -41,16 +41,7 @@ def run_steps(mode, **env):
     return applied == "True", int(faults)
 
 
-def _glibc():
-    import ctypes
-    try:
-        return hasattr(ctypes.CDLL(None), "gnu_get_libc_version")
-    except OSError:
-        return False
-
-
-GLIBC = pytest.mark.skipif(not (sys.platform.startswith("linux") and _glibc()),
-                           reason="glibc only")
+GLIBC = pytest.mark.skipif(glibc() is None, reason="glibc only")
 
 
 @GLIBC
