@@ -3,6 +3,7 @@ moving variance) and torch's ``weight``/``bias``/``running_mean``/``running_var`
 ``LayerNormalization`` and ``GroupNormalization``."""
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -191,18 +192,27 @@ class _AffineNormalization(Layer):
 class LayerNormalization(_AffineNormalization):
     """Normalizes each sample over ``axis`` (default the last): ``(x - mean) /
     sqrt(var + epsilon) * gamma + beta`` with the biased variance, as Keras; ``weight``
-    (gamma) and ``bias`` (beta) have the shape of those axes."""
+    (gamma) and ``bias`` (beta) have the shape of those axes.
+
+    ``rms_scaling=True`` is Keras's deprecated variant (it warns, as Keras does): ``x /
+    sqrt(var + epsilon) * gamma``, without subtracting the mean and without beta.
+    """
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, *,
-                 input_shape=None, name=None, trainable=True):
+                 rms_scaling=False, input_shape=None, name=None, trainable=True):
         super().__init__(input_shape=input_shape, name=name, trainable=trainable)
         self.axis = _axes("axis", axis)
         self._affine(epsilon, center, scale, beta_initializer=beta_initializer,
                      gamma_initializer=gamma_initializer, beta_regularizer=beta_regularizer,
                      gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
                      gamma_constraint=gamma_constraint)
+        self.rms_scaling = check_bool("rms_scaling", rms_scaling)
+        if self.rms_scaling:
+            warnings.warn("LayerNormalization(rms_scaling=True) is deprecated in Keras: it "
+                          "scales the input by its variance, not its root mean square "
+                          "(kconv computes it as Keras does)", UserWarning, stacklevel=2)
         self._dims = None
 
     def build(self, input_shape):
@@ -211,12 +221,21 @@ class LayerNormalization(_AffineNormalization):
             raise self._error(f"axis {self.axis} is out of range for an input of shape "
                               f"{tuple(input_shape)}")
         self._dims = tuple(sorted(a % rank for a in self.axis))
-        self._add_gamma_beta(tuple(self._known_size(input_shape, a) for a in self._dims))
+        shape = tuple(self._known_size(input_shape, a) for a in self._dims)
+        if self.rms_scaling:  # Keras: gamma always, beta never
+            self.add_weight("weight", shape, self.gamma_initializer,
+                            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+        else:
+            self._add_gamma_beta(shape)
         self._pin_input_axes({a: input_shape[a] for a in self._dims})
 
     def call(self, x):
         dtype = x.dtype
         x = x.float() if dtype in (torch.float16, torch.bfloat16) else x
+        if self.rms_scaling:
+            var = torch.var(x, dim=self._dims, keepdim=True, correction=0)
+            shape = [x.shape[a] if a in self._dims else 1 for a in range(x.ndim)]
+            return (x * torch.rsqrt(var + self.epsilon) * self.weight.reshape(shape)).to(dtype)
         if self._dims == tuple(range(x.ndim - len(self._dims), x.ndim)):
             y = F.layer_norm(x, x.shape[x.ndim - len(self._dims):], self.weight, self.bias,
                              self.epsilon)
@@ -233,7 +252,7 @@ class LayerNormalization(_AffineNormalization):
     def get_config(self):
         # Keras writes the axes as a sorted list once built.
         axis = sorted(self.axis) if self.built or len(self.axis) > 1 else self.axis[0]
-        return {**super().get_config(), "axis": axis}
+        return {**super().get_config(), "axis": axis, "rms_scaling": self.rms_scaling}
 
 
 class GroupNormalization(_AffineNormalization):

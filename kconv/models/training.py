@@ -430,10 +430,14 @@ class Trainer:
         self._build_for(xb)
         optimizer = self._bound_optimizer()
         self.reset_metrics()
+        was_training = self.training
         self.train()
-        optimizer.zero_grad(set_to_none=True)
-        self._step(xb, yb, wb, training=True)[0].backward()
-        optimizer.step()
+        try:
+            optimizer.zero_grad(set_to_none=True)
+            self._step(xb, yb, wb, training=True)[0].backward()
+            optimizer.step()
+        finally:
+            self.train(was_training)
         return _returned(self._results(), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):

@@ -57,6 +57,9 @@ class KerasModule(L.LightningModule):
         return self.model._step(x, y, sample_weight, training=True)[0]
 
     def on_train_start(self):
+        # Keras's fit trains with training=True whatever mode the model was left in
+        # (``model.eval()``); Lightning keeps the module's mode, so set it here.
+        self.model.train()
         self.keras_callbacks.on_train_begin()
 
     def on_train_end(self):
@@ -158,13 +161,17 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     _build(model, train)
     module = KerasModule(model, callback_list, initial_epoch=initial_epoch,
                          validation=validation, train_epochs=train)
+    was_training = model.training
     with _quiet_lightning():
         trainer = L.Trainer(max_epochs=epochs - initial_epoch, accelerator="auto", devices=1,
                             logger=False, enable_checkpointing=False,
                             enable_progress_bar=False, enable_model_summary=False,
                             num_sanity_val_steps=0, limit_val_batches=0,
                             use_distributed_sampler=False, log_every_n_steps=1)
-        trainer.fit(module, train_dataloaders=train)
+        try:
+            trainer.fit(module, train_dataloaders=train)
+        finally:
+            model.train(was_training)  # the mode the model had before fit
     # Lightning returns the model to the CPU; Keras's model stays where it trained.
     model.to(trainer.strategy.root_device)
     return model.history

@@ -115,3 +115,35 @@ def test_normalization_weights_load_from_a_keras_file(tmp_path):
     k_model.save(tmp_path / "m.keras")
     model = kconv.models.load_model(tmp_path / "m.keras")
     assert_close(model(torch.from_numpy(x)), keras.ops.convert_to_numpy(k_model(x)), atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [{"rms_scaling": True}, {"rms_scaling": True,
+                                                             "axis": (1, 3), "center": False}])
+def test_layer_normalization_rms_scaling_as_keras(kwargs):
+    x = np.random.default_rng(1).standard_normal((2, 4, 3, 5)).astype("float32") * 2 + 1
+    with pytest.warns(UserWarning, match="rms_scaling"):
+        k_layer = keras.layers.LayerNormalization(gamma_initializer="random_normal", **kwargs)
+    k_layer.build(x.shape)
+    with pytest.warns(UserWarning, match="rms_scaling"):
+        layer = kconv.layers.LayerNormalization(**kwargs)
+    layer.build_for((None,) + x.shape[1:])
+    assert [w.shape for w in layer.get_weights()] == [w.shape for w in k_layer.get_weights()]
+    copy_from_keras(k_layer, layer)
+    assert_close(layer(torch.from_numpy(x)), keras_call(k_layer, x), atol=1e-5)
+    assert layer.get_config()["rms_scaling"] is True
+
+
+def test_layer_normalization_configs_keras_writes_load(tmp_path):
+    """Regression (#31): Keras 3.15 writes ``rms_scaling=False`` into every
+    LayerNormalization config, which kconv refused."""
+    k_model = keras.Sequential([keras.Input((5, 6)), keras.layers.LayerNormalization(
+        beta_initializer="random_normal", gamma_initializer="random_normal"),
+        keras.layers.LayerNormalization(axis=(1, 2), center=False)])
+    assert k_model.layers[0].get_config()["rms_scaling"] is False
+    k_model.save(tmp_path / "m.keras")
+    model = kconv.models.load_model(tmp_path / "m.keras")
+    x = np.random.default_rng(2).standard_normal((3, 5, 6)).astype("float32")
+    assert_close(model(torch.from_numpy(x)), keras.ops.convert_to_numpy(k_model(x)), atol=1e-5)
+    model.save(tmp_path / "ours.keras")
+    again = keras.models.load_model(tmp_path / "ours.keras")
+    assert_close(model(torch.from_numpy(x)), keras.ops.convert_to_numpy(again(x)), atol=1e-5)

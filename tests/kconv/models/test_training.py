@@ -397,3 +397,43 @@ def test_compile_misuse_is_one_exact_message(kwargs, error, message):
     with pytest.raises(error) as info:
         model.compile(**{"optimizer": "adam", "loss": "mse", **kwargs})
     assert str(info.value) == message
+
+
+def test_fit_after_eval_trains_in_training_mode_and_gives_the_mode_back():
+    """Regression (#31): ``model.eval()`` before ``fit`` (the torch habit) trained with
+    BatchNormalization on its moving statistics; Keras's fit always trains."""
+    k_model, model = both(lambda lib: small_cnn(lib, batch_norm=True), (8, 8, 1))
+    x, y = data()
+    for m, lib in ((k_model, keras), (model, kconv)):
+        m.compile(lib.optimizers.SGD(learning_rate=0.05), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.eval()
+    fit = dict(epochs=2, batch_size=16, shuffle=False, verbose=0, validation_data=(x, y))
+    theirs = k_model.fit(x, y, **fit).history
+    ours = model.fit(x, y, **fit).history
+    assert not model.training  # the mode it had before fit
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-4, atol=1e-4, err_msg=key)
+    for a, b in zip(model.get_weights(), k_model.get_weights()):  # moving statistics too
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_evaluate_predict_and_batch_methods_use_their_mode_and_give_it_back():
+    k_model, model = both(lambda lib: small_cnn(lib, batch_norm=True), (8, 8, 1))
+    x, y = data(32)
+    for m, lib in ((k_model, keras), (model, kconv)):
+        m.compile(lib.optimizers.SGD(learning_rate=0.05), "sparse_categorical_crossentropy")
+    for mode in (True, False):
+        model.train(mode)
+        np.testing.assert_allclose(model.predict(x, verbose=0),
+                                   to_numpy(k_model.predict(x, verbose=0)), rtol=1e-4,
+                                   atol=1e-5)
+        np.testing.assert_allclose(model.evaluate(x, y, verbose=0),
+                                   k_model.evaluate(x, y, verbose=0), rtol=1e-4)
+        assert model.training is mode
+    model.eval()
+    np.testing.assert_allclose(model.train_on_batch(x, y), k_model.train_on_batch(x, y),
+                               rtol=1e-4)
+    assert not model.training
+    for a, b in zip(model.get_weights(), k_model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
