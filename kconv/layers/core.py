@@ -106,7 +106,8 @@ class _SpatialDropout(Dropout):
         return self.rank + 2
 
     def get_config(self):
-        config_ = {**Layer.get_config(self), "rate": self.rate, "seed": self.seed}
+        # Keras's SpatialDropout takes no `trainable` (its config has none).
+        config_ = {"name": self.name, "rate": self.rate, "seed": self.seed}
         if self.rank > 1:
             config_["data_format"] = self.data_format
         return config_

@@ -394,6 +394,15 @@ class Layer(nn.Module):
                              [tuple(t.shape) for t in inputs])
         return self._regularize_activity(self.call(inputs))
 
+    def logits(self, x):
+        """For a layer with ``pre_activation`` (its output before the activation): that
+        output, recording the activity penalty of ``activation(logits)``, the layer's real
+        output, as a forward pass does. What a model's ``logits`` ends with."""
+        z = self.pre_activation(x)
+        if self.activity_regularizer is not None:
+            self._regularize_activity(self.activation(z))
+        return z
+
     def _regularize_activity(self, y):
         if self.activity_regularizer is not None:
             penalty = self.activity_regularizer(y)

@@ -137,13 +137,15 @@ class _UpSampling(_Spatial):
 
 
 class ZeroPadding1D(_ZeroPadding):
-    """Zeros before/after the steps of (N, steps, C); ``padding`` an int or (before, after).
+    """Zeros before/after the steps of (N, steps, C) (or (N, C, steps) with
+    ``data_format='channels_first'``, as Keras 3); ``padding`` an int or (before, after).
     """
 
-    rank, has_data_format = 1, False
+    rank = 1
 
-    def __init__(self, padding=1, *, input_shape=None, name=None, trainable=True):
-        super().__init__((padding,) if not is_int(padding) else padding, None,
+    def __init__(self, padding=1, data_format=None, *, input_shape=None, name=None,
+                 trainable=True):
+        super().__init__((padding,) if not is_int(padding) else padding, data_format,
                          input_shape=input_shape, name=name, trainable=trainable)
 
     def get_config(self):

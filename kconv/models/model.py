@@ -297,7 +297,7 @@ class Model(Trainer, Layer):
                               f"({type(last).__name__})")
         # With one output, its node is the only one of depth 0: the last step.
         *body, (head, in_ids, _, _) = self._steps
-        return head.pre_activation(self._evaluate(inputs, body)[in_ids[0]])
+        return head.logits(self._evaluate(inputs, body)[in_ids[0]])
 
     def _final_activation(self):
         if self._steps is None or len(self._outputs) != 1:

@@ -146,7 +146,7 @@ class Sequential(Model):
                               f"the model has {last}")
         for layer in body:
             x = layer(x)
-        return head.pre_activation(x)
+        return head.logits(x)
 
     def _final_activation(self):
         head = self.layers[-1] if len(self) else None

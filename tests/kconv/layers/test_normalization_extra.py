@@ -147,3 +147,14 @@ def test_layer_normalization_configs_keras_writes_load(tmp_path):
     model.save(tmp_path / "ours.keras")
     again = keras.models.load_model(tmp_path / "ours.keras")
     assert_close(model(torch.from_numpy(x)), keras.ops.convert_to_numpy(again(x)), atol=1e-5)
+
+
+def test_spatial_dropout_configs_open_in_keras(tmp_path):
+    """Regression (fuzzer seed 8, #31): kconv wrote `trainable` into SpatialDropout
+    configs, which Keras's SpatialDropout does not take, so Keras could not open the file."""
+    model = kconv.Sequential([kconv.Input((5, 5, 2)), kconv.layers.SpatialDropout2D(0.0),
+                              kconv.layers.Conv2D(2, 3)])
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    x = np.random.default_rng(0).standard_normal((2, 5, 5, 2)).astype("float32")
+    assert_close(model.eval()(torch.from_numpy(x)), keras.ops.convert_to_numpy(again(x)))

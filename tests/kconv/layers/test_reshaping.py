@@ -10,6 +10,8 @@ from tests.keras_oracle import assert_close, keras_call
 
 CASES = [
     ("ZeroPadding1D", {}, (2, 5, 3)), ("ZeroPadding1D", {"padding": (2, 0)}, (1, 4, 2)),
+    # Keras 3's ZeroPadding1D takes data_format (found by the differential fuzzer, #31).
+    ("ZeroPadding1D", {"padding": (1, 2), "data_format": "channels_first"}, (2, 3, 4)),
     ("ZeroPadding2D", {}, (2, 4, 5, 3)),
     ("ZeroPadding2D", {"padding": ((1, 0), (2, 3))}, (1, 3, 3, 2)),
     ("ZeroPadding2D", {"padding": (1, 2), "data_format": "channels_first"}, (1, 2, 3, 4)),

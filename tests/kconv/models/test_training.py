@@ -437,3 +437,30 @@ def test_evaluate_predict_and_batch_methods_use_their_mode_and_give_it_back():
     assert not model.training
     for a, b in zip(model.get_weights(), k_model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("functional", [False, True])
+@pytest.mark.parametrize("activation, loss", [
+    ("softmax", "sparse_categorical_crossentropy"), ("sigmoid", "binary_crossentropy")])
+def test_activity_penalty_of_the_final_softmax_or_sigmoid_counts_in_the_loss(
+        functional, activation, loss):
+    """Regression (#31, fuzzer seed 71): the loss from the logits skipped the final layer's
+    ``activity_regularizer`` (a penalty on its probabilities), and evaluate reused a stale
+    one."""
+    def factory(lib):
+        return [lib.layers.Flatten(), lib.layers.Dense(
+            3, activation=activation, activity_regularizer=lib.regularizers.L1L2(0.05, 0.1))]
+    k_model, model = both(factory, (4, 4, 1))
+    if functional:
+        inputs = kconv.Input((4, 4, 1))
+        model = kconv.Model(inputs, model.layers[1](model.layers[0](inputs)))
+    x, labels = data(16, (4, 4, 1))
+    y = labels if activation == "softmax" else (np.eye(3)[labels]).astype("float32")
+    for m, lib in ((k_model, keras), (model, kconv)):
+        m.compile(lib.optimizers.SGD(learning_rate=0.1), loss)
+    for _ in range(2):
+        np.testing.assert_allclose(model.train_on_batch(x, y), k_model.train_on_batch(x, y),
+                                   rtol=1e-5)
+    model.predict(x[:2], verbose=0)  # a forward pass on another batch in between
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0),
+                               k_model.evaluate(x, y, verbose=0), rtol=1e-5)

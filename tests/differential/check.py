@@ -1,0 +1,323 @@
+"""The differential checks of one random graph against Keras (its torch backend, in this
+process): files both ways, weights and parameter counts, and one epoch of ``fit``.
+
+Tolerances (float32 throughout):
+- outputs: ``|Δ| <= 1e-4 * (1 + max|reference|)`` after loading or building, and the same
+  after ``fit``; float32 rounding is about 1e-7 relative per operation and these graphs are
+  at most a dozen layers deep, so the bound leaves two orders of magnitude for rounding that
+  grows with depth, while a wrong padding, axis, layout or formula is off by far more;
+- History, ``evaluate``: ``1e-4`` relative plus ``1e-5`` (the losses are means over 24
+  samples of a few operations each);
+- weights after ``fit``: ``1e-4 * (1 + max|w|)``. Adam and RMSprop divide a gradient by
+  its own size, so a gradient that is pure rounding noise (a bias that BatchNormalization
+  cancels) steps by ``±learning_rate`` at random in either library; the layers holding such
+  a weight (found by comparing kconv's float32 and float64 gradients) are frozen in both
+  before ``fit``, so every weight that does train is compared at the tight bound;
+- cross-entropies follow TensorFlow: where kconv computes one from the logits, Keras is fitted
+  on the same graph ending in its logits (see :func:`_keras_reference`).
+"""
+
+import dataclasses
+import math
+import os
+import warnings
+
+import numpy as np
+import torch
+
+from tests.differential.generator import build, random_graph
+
+BATCH, SAMPLES, FIT_BATCH = 8, 24, 8
+
+
+class Mismatch(AssertionError):
+    """A difference between kconv and Keras, with the seed and a one-line reproduction."""
+
+
+def reproduce(seed):
+    return f"python -m tests.differential --seed {seed}"
+
+
+class Skipped(Exception):
+    """Keras itself refuses this graph (or computes non-finite numbers on it)."""
+
+
+def _numpy(x):
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _compare(seed, what, actual, expected, atol_scale=1e-4, rtol=0.0):
+    actual, expected = _numpy(actual).astype("float64"), _numpy(expected).astype("float64")
+    if actual.shape != expected.shape:
+        raise Mismatch(f"seed {seed}: {what}: shape {actual.shape} != Keras's "
+                       f"{expected.shape}; reproduce: {reproduce(seed)}")
+    tolerance = atol_scale * (1 + np.abs(expected).max(initial=0.0)) + rtol * np.abs(expected)
+    excess = np.abs(actual - expected) - tolerance
+    if not np.all(excess <= 0):
+        worst = np.abs(actual - expected).max()
+        raise Mismatch(f"seed {seed}: {what}: max |Δ| = {worst:.3g} over tolerance "
+                       f"{atol_scale:g}·(1 + max|Keras|); reproduce: {reproduce(seed)}")
+
+
+def random_weights(keras_model, rng):
+    """Weights that keep activations near unit scale: kernels ~ N(0, 1/fan_in), small
+    biases, gammas near 1, positive moving variances."""
+    values = []
+    for w in keras_model.weights:
+        shape, path = tuple(w.shape), w.path
+        if "moving_variance" in path or path.endswith("variance"):
+            values.append(rng.uniform(0.5, 1.5, shape))
+        elif "gamma" in path:
+            values.append(1.0 + 0.2 * rng.standard_normal(shape))
+        elif any(k in path for k in ("bias", "beta", "moving_mean", "alpha")):
+            values.append(0.2 * rng.standard_normal(shape))
+        else:
+            fan_in = math.prod(shape[:-1]) if len(shape) > 1 else 1
+            values.append(rng.standard_normal(shape) / math.sqrt(max(fan_in, 1)))
+    return [v.astype("float32") for v in values]
+
+
+def _targets(graph, outputs, rng):
+    classes = outputs.shape[-1]
+    labels = rng.integers(0, classes, outputs.shape[0])
+    if graph.loss == "sparse_categorical_crossentropy":
+        return labels
+    if graph.loss == "categorical_crossentropy":
+        return np.eye(classes, dtype="float32")[labels]
+    if graph.loss == "binary_crossentropy":
+        return (rng.random(outputs.shape) < 0.5).astype("float32")
+    return rng.standard_normal(outputs.shape).astype("float32")
+
+
+def check_graph(seed, workdir, fit=True):
+    """Run every check on the graph of ``seed``; returns the graph. Raises
+    :class:`Mismatch` on a difference and :class:`Skipped` where Keras refuses."""
+    import keras
+
+    import kconv
+
+    rng = np.random.default_rng(seed + 1_000_003)
+    try:
+        graph = random_graph(seed, keras)
+        keras.utils.set_random_seed(seed)
+        k_model = build(keras, graph)
+    except Exception as e:  # pragma: no cover - the generator only keeps what Keras builds
+        raise Skipped(f"Keras cannot build graph {seed}: {e}") from None
+    weights = random_weights(k_model, rng)
+    k_model.set_weights(weights)
+    x = rng.standard_normal((SAMPLES,) + graph.input_shape).astype("float32")
+    try:
+        expected = _numpy(keras.ops.convert_to_numpy(k_model(x[:BATCH], training=False)))
+    except Exception as e:
+        raise Skipped(f"Keras cannot run graph {seed}: {e}") from None
+    if not np.all(np.isfinite(expected)):
+        raise Skipped(f"graph {seed} is not finite in Keras")
+
+    # Keras's files open in kconv with Keras's outputs, weights and parameter counts.
+    paths = {ext: os.path.join(workdir, f"keras{ext}") for ext in (".keras", ".h5")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in paths.values():
+            k_model.save(path)
+    kconv.clear_session()
+    for ext, path in paths.items():
+        loaded = kconv.models.load_model(path)
+        _compare(seed, f"kconv.load_model(Keras's {ext}) outputs", loaded.predict(
+            x[:BATCH], verbose=0), expected)
+        _same_weights(seed, f"Keras's {ext}", loaded, k_model)
+
+    # The same spec written against kconv (`import kconv as keras`) is the same model.
+    kconv.clear_session()
+    model = build(kconv, graph)
+    if model.count_params() != k_model.count_params():
+        raise Mismatch(f"seed {seed}: count_params {model.count_params()} != Keras's "
+                       f"{k_model.count_params()}; reproduce: {reproduce(seed)}")
+    _check_summary_counts(seed, model, k_model)
+    model.set_weights(weights)
+    _same_weights(seed, "set_weights", model, k_model)
+    _compare(seed, "the model built in kconv: outputs", model.predict(x[:BATCH], verbose=0),
+             expected)
+
+    # kconv's files open in Keras with kconv's outputs.
+    for ext in (".keras", ".h5"):
+        path = os.path.join(workdir, f"kconv{ext}")
+        model.save(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            again = keras.models.load_model(path, compile=False)
+        _compare(seed, f"keras.models.load_model(kconv's {ext}) outputs",
+                 keras.ops.convert_to_numpy(again(x[:BATCH], training=False)), expected)
+    if fit:
+        _check_fit(seed, graph, k_model, model, x, rng)
+    return graph
+
+
+def run_one(seed):
+    """``(seed, status, detail)`` of one graph, status 'ok', 'skipped', 'mismatch' or
+    'error' (an exception in kconv or in the checks)."""
+    import tempfile
+    import traceback
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as workdir:
+        try:
+            check_graph(seed, workdir)
+            return seed, "ok", ""
+        except Skipped as e:
+            return seed, "skipped", str(e)
+        except Mismatch as e:
+            return seed, "mismatch", str(e)
+        except Exception:
+            return seed, "error", (f"seed {seed}: {traceback.format_exc(limit=-4)}"
+                                   f"reproduce: {reproduce(seed)}")
+
+
+def _same_weights(seed, what, model, k_model):
+    ours, theirs = model.get_weights(), k_model.get_weights()
+    if len(ours) != len(theirs):
+        raise Mismatch(f"seed {seed}: {what}: {len(ours)} weights, Keras has {len(theirs)}; "
+                       f"reproduce: {reproduce(seed)}")
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        _compare(seed, f"{what}: weight {i} ({k_model.weights[i].path})", a, b, 1e-7)
+
+
+def _check_summary_counts(seed, model, k_model):
+    """summary()'s totals: trainable and non-trainable parameter counts."""
+    def count(weights):
+        return sum(math.prod(w.shape) for w in weights)
+    for what in ("trainable_weights", "non_trainable_weights"):
+        ours, theirs = count(getattr(model, what)), count(getattr(k_model, what))
+        if ours != theirs:
+            raise Mismatch(f"seed {seed}: {what}: {ours} parameters, Keras has {theirs}; "
+                           f"reproduce: {reproduce(seed)}")
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    total = f"{k_model.count_params():,}"
+    if f"Total params: {total}" not in text:
+        raise Mismatch(f"seed {seed}: summary() does not say 'Total params: {total}'; "
+                       f"reproduce: {reproduce(seed)}")
+
+
+def _noisy_layers(graph, weights, x, y):
+    """Positions (among the layers that hold weights) of the layers with a trainable weight
+    whose gradient on the first batch is float32 rounding noise: kconv's float32 gradient
+    differs from its float64 one by over 1 % of the float64 magnitude (plus Adam's 1e-7).
+    Adam and RMSprop divide a gradient by its own size, so such noise (a bias before
+    BatchNormalization, which cancels it; anything before a LayerNormalization over one
+    channel) moves the weight by a full step of random sign in either library."""
+    import kconv
+
+    grads = []
+    for dtype in (torch.float32, torch.float64):
+        model = build(kconv, graph)
+        model.set_weights(weights)
+        model.to(dtype)
+        model.compile("sgd", graph.loss)
+        model.train()
+        target = torch.as_tensor(y[:FIT_BATCH])
+        loss = model._step(torch.from_numpy(x[:FIT_BATCH]).to(dtype),
+                           target.to(dtype) if target.is_floating_point() else target, None,
+                           training=True)[0]
+        trainable = [w for w in model.weights if isinstance(w, torch.nn.Parameter)]
+        grads.append([g if g is not None else torch.zeros_like(w) for w, g in zip(
+            trainable, torch.autograd.grad(loss, trainable, allow_unused=True))])
+        owners = [i for i, layer in enumerate(l for l in _weighted_layers(model))
+                  for w in layer.weights if isinstance(w, torch.nn.Parameter)]
+    noisy = set()
+    for owner, g32, g64 in zip(owners, *grads):
+        if torch.any((g32.double() - g64).abs() > 0.01 * (g64.abs() + 1e-7)):
+            noisy.add(owner)
+    return noisy
+
+
+def _weighted_layers(model):
+    return [layer for layer in model.layers if layer.weights]
+
+
+def _keras_reference(keras, graph, k_model, model, metric):
+    """``(Keras model, loss, metric, activation)`` to fit against. kconv computes a
+    cross-entropy from the logits when the model ends in the matching softmax or sigmoid, as
+    TensorFlow does; Keras's torch backend clips the probabilities to ``[1e-7, 1 - 1e-7]``
+    instead, and the two part once a probability saturates (the design follows TensorFlow).
+    There Keras fits the same graph ending in its logits with a loss from the logits (plus
+    the last layer's activity regularizer, which acts on the probabilities), and its outputs
+    go through the activation (a numpy function) before they are compared."""
+    ops = keras.ops
+    head = model._outputs_compiled[0]
+    if not model._logits_form(head.loss)[0]:
+        return k_model, graph.loss, metric, None
+    final = graph.nodes[graph.output - 1]
+    logits_graph = dataclasses.replace(graph, nodes=graph.nodes[:graph.output - 1] + [
+        dataclasses.replace(final, kwargs={**final.kwargs, "activation": None,
+                                           "activity_regularizer": None})]
+        + graph.nodes[graph.output:])
+    reference = build(keras, logits_graph)
+    reference.set_weights(k_model.get_weights())
+    regularizer = keras.regularizers.get(final.kwargs.get("activity_regularizer"))
+    factors = regularizer.get_config() if regularizer is not None else {}
+    l1, l2 = factors.get("l1", 0.0), factors.get("l2", 0.0)
+    sigmoid = final.kwargs["activation"] == "sigmoid"
+    cross_entropy = getattr(keras.losses, graph.loss)
+
+    def loss(y, z):  # per sample: Keras divides an activity penalty by the batch size
+        p = ops.sigmoid(z) if sigmoid else ops.softmax(z)
+        p = ops.reshape(p, (ops.shape(p)[0], -1))
+        return cross_entropy(y, z, from_logits=True) + l1 * ops.sum(ops.abs(p), -1) \
+            + l2 * ops.sum(ops.square(p), -1)
+
+    if sigmoid:
+        def activation(z):
+            return 1 / (1 + np.exp(-np.asarray(z, "float64")))
+        if metric == "mae":
+            metric = keras.metrics.MeanMetricWrapper(
+                lambda y, z: ops.mean(ops.abs(y - ops.sigmoid(z)), -1), name="mae")
+    else:
+        def activation(z):
+            z = np.asarray(z, "float64")
+            e = np.exp(z - z.max(-1, keepdims=True))
+            return e / e.sum(-1, keepdims=True)
+    return reference, loss, metric, activation
+
+
+def _check_fit(seed, graph, k_model, model, x, rng):
+    import keras
+
+    import kconv
+
+    y = _targets(graph, _numpy(k_model.predict(x, verbose=0)), rng)
+    name, kwargs = graph.optimizer
+    metric = "accuracy" if graph.loss.endswith("categorical_crossentropy") else "mae"
+    model.compile(getattr(kconv.optimizers, name)(**kwargs), graph.loss, metrics=[metric])
+    k_model, loss, k_metric, activation = _keras_reference(keras, graph, k_model, model,
+                                                           metric)
+    k_model.compile(getattr(keras.optimizers, name)(**kwargs), loss, metrics=[k_metric])
+    if activation is None:
+        def activation(outputs):
+            return outputs
+    if name != "SGD":  # freeze, in both, the layers that would step on rounding noise
+        noisy = _noisy_layers(graph, model.get_weights(), x, y)
+        for i, (ours, theirs) in enumerate(zip(_weighted_layers(model),
+                                               _weighted_layers(k_model))):
+            if i in noisy:
+                ours.trainable = theirs.trainable = False
+    fit = dict(epochs=1, batch_size=FIT_BATCH, shuffle=False, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = k_model.fit(x, y, **fit).history
+    ours = model.fit(x, y, **fit).history
+    if set(ours) != set(theirs):
+        raise Mismatch(f"seed {seed}: fit History keys {sorted(ours)} != Keras's "
+                       f"{sorted(theirs)}; reproduce: {reproduce(seed)}")
+    if not all(np.all(np.isfinite(v)) for v in theirs.values()):
+        return  # Keras diverged on this draw: nothing to compare
+    for key in theirs:
+        _compare(seed, f"fit History[{key!r}]", ours[key], theirs[key], 1e-5, 1e-4)
+    for i, (a, b) in enumerate(zip(model.get_weights(), k_model.get_weights())):
+        _compare(seed, f"weight {i} ({k_model.weights[i].path}) after fit with {name}", a, b)
+    _compare(seed, "predict after fit", model.predict(x, verbose=0),
+             activation(_numpy(k_model.predict(x, verbose=0))))
+    _compare(seed, "evaluate after fit", model.evaluate(x, y, verbose=0),
+             k_model.evaluate(x, y, verbose=0), 1e-5, 1e-4)
