@@ -4,7 +4,8 @@ from kconv.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose,
                                Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D,
                                SeparableConv1D, SeparableConv2D)
 from kconv.layers.advanced_activations import ELU, PReLU, LeakyReLU, ReLU, Softmax
-from kconv.layers.core import (Activation, Dropout, Flatten, GaussianNoise, Rescaling,
+from kconv.layers.core import (Activation, ActivityRegularization, AlphaDropout, Dropout,
+                               Flatten, GaussianDropout, GaussianNoise, Identity, Rescaling,
                                SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from kconv.layers.input_layer import Input, InputLayer
 from kconv.layers.dense import Dense
@@ -14,7 +15,8 @@ from kconv.layers.merging import (Add, Average, Concatenate, CustomScaleLayer, D
                                   Subtract, add, average, concatenate, dot, maximum, minimum,
                                   multiply, subtract)
 from kconv.layers.normalization import (BatchNormalization, GroupNormalization,
-                                        LayerNormalization, Normalization)
+                                        LayerNormalization, Normalization, RMSNormalization,
+                                        UnitNormalization)
 from kconv.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                                   GlobalAveragePooling1D, GlobalAveragePooling2D,
                                   GlobalAveragePooling3D, GlobalMaxPooling1D,
@@ -28,6 +30,7 @@ Convolution1D = Conv1D
 Convolution2D = Conv2D
 Convolution3D = Conv3D
 SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
+Convolution1DTranspose, Convolution3DTranspose = Conv1DTranspose, Conv3DTranspose
 Convolution2DTranspose = Deconvolution2D = Conv2DTranspose
 MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
 AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
@@ -55,4 +58,6 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "SeparableConvolution2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
            "Convolution2DTranspose", "Deconvolution2D", "LayerNormalization",
            "GroupNormalization", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
-           "GaussianNoise", "Normalization", "CustomScaleLayer"]
+           "GaussianNoise", "Normalization", "CustomScaleLayer", "Identity",
+           "ActivityRegularization", "GaussianDropout", "AlphaDropout", "UnitNormalization",
+           "RMSNormalization", "Convolution1DTranspose", "Convolution3DTranspose"]

@@ -1,5 +1,5 @@
-"""Layers without weights: ``Activation``, ``Dropout``, ``Flatten`` and ``Rescaling``; this is
-also Keras 2's
+"""Layers without weights: ``Activation``, ``Identity``, the dropout and noise layers,
+``ActivityRegularization``, ``Flatten`` and ``Rescaling``; this is also Keras 2's
 ``keras.layers.core`` import path, so ``Dense`` and ``Input`` are importable from here."""
 
 import math
@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from kconv import activations, config
+from kconv import activations, config, regularizers
 from kconv.layers.dense import Dense  # noqa: F401  (Keras 2's keras.layers.core.Dense)
 from kconv.layers.input_layer import Input, InputLayer  # noqa: F401
 from kconv.layers.layer import Layer
@@ -40,6 +40,36 @@ class Activation(Layer):
 
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Identity(Layer):
+    """Returns its input: a placeholder where a model needs a layer that does nothing."""
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def call(self, x):
+        return x
+
+
+class ActivityRegularization(Layer):
+    """Returns its input and adds ``l1 * sum|x| + l2 * sum(x**2)``, divided by the batch
+    size, to the model's loss (Keras's activity penalty)."""
+
+    def __init__(self, l1=0.0, l2=0.0, *, input_shape=None, name=None, trainable=True):
+        self.l1 = check_float("l1", l1, minimum=0.0)
+        self.l2 = check_float("l2", l2, minimum=0.0)
+        super().__init__(activity_regularizer=regularizers.L1L2(l1=self.l1, l2=self.l2),
+                         input_shape=input_shape, name=name, trainable=trainable)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def call(self, x):
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "l1": self.l1, "l2": self.l2}
 
 
 class Dropout(Layer):
@@ -156,6 +186,53 @@ class GaussianNoise(Layer):
 
     def get_config(self):
         return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
+
+
+class GaussianDropout(Layer):
+    """Multiplies by N(1, rate / (1 - rate)) noise in ``train()`` mode; identity otherwise.
+
+    Args:
+        rate: the drop probability it stands for, in [0, 1].
+        seed: optional int; a seeded layer draws from its own generator.
+    """
+
+    def __init__(self, rate, seed=None, *, input_shape=None, name=None, trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.rate = check_float("rate", rate, minimum=0.0, maximum=1.0)
+        self._rng = SeededGenerators(seed)
+        self.seed = seed
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def call(self, x):
+        if not self.training or self.rate == 0.0:
+            return x
+        stddev = math.sqrt(self.rate / (1.0 - self.rate)) if self.rate < 1 else math.inf
+        return x * torch.empty_like(x).normal_(1.0, stddev, generator=self._rng.get(x.device))
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class AlphaDropout(Dropout):
+    """Dropout for SELU networks in ``train()`` mode: dropped units take SELU's negative
+    saturation value and an affine map keeps the mean and variance (Keras's formula)."""
+
+    _ALPHA_P = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+
+    def call(self, x):
+        if not self.training or self.rate == 0.0:
+            return x
+        shape = x.shape if self.noise_shape is None else tuple(
+            s if n is None else n for n, s in zip(self.noise_shape, x.shape))
+        uniform = torch.empty(shape, device=x.device, dtype=x.dtype).uniform_(
+            generator=self._rng.get(x.device))
+        kept = (uniform >= self.rate).to(x.dtype)
+        alpha_p, rate = self._ALPHA_P, self.rate
+        a = ((1 - rate) * (1 + rate * alpha_p ** 2)) ** -0.5 if rate < 1 else math.inf
+        b = -a * alpha_p * rate
+        return a * (x * kept + alpha_p * (1 - kept)) + b
 
 
 def _keep_scale(shape, rate, dtype, generator):

@@ -255,6 +255,75 @@ class LayerNormalization(_AffineNormalization):
         return {**super().get_config(), "axis": axis, "rms_scaling": self.rms_scaling}
 
 
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm over ``axis`` (an int or a list): ``x *
+    min(rsqrt(sum(x**2)), 1e12)``, as Keras."""
+
+    def __init__(self, axis=-1, *, input_shape=None, name=None, trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self._axes = _axes("axis", axis)
+        self.axis = list(self._axes) if isinstance(axis, (list, tuple)) else self._axes[0]
+
+    def compute_output_shape(self, input_shape):
+        _check_axes(self, self._axes, input_shape)
+        return tuple(input_shape)
+
+    def call(self, x):
+        square_sum = x.square().sum(dim=self._axes, keepdim=True)
+        return x * torch.clamp(torch.rsqrt(square_sum), max=1e12)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class RMSNormalization(Layer):
+    """Root-mean-square normalization (Zhang and Sennrich, 2019), Keras's layer: ``x *
+    rsqrt(mean(x**2 over axis) + epsilon) * scale``, with a learned ``scale`` (initially
+    ones) of the shape of those axes."""
+
+    def __init__(self, axis=-1, epsilon=1e-6, *, input_shape=None, name=None,
+                 trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self._axes = _axes("axis", axis)
+        self.axis = list(self._axes) if isinstance(axis, (list, tuple)) else self._axes[0]
+        self.epsilon = check_float("epsilon", epsilon, minimum=0.0)
+        self._dims = None
+
+    def build(self, input_shape):
+        _check_axes(self, self._axes, input_shape)
+        self._dims = tuple(sorted(a % len(input_shape) for a in self._axes))
+        self.add_weight("weight", tuple(self._known_size(input_shape, a) for a in self._dims),
+                        "ones")
+        self._pin_input_axes({a: input_shape[a] for a in self._dims})
+
+    def compute_output_shape(self, input_shape):
+        _check_axes(self, self._axes, input_shape)
+        return tuple(input_shape)
+
+    def call(self, x):
+        dtype = x.dtype
+        x = x.float() if dtype in (torch.float16, torch.bfloat16) else x
+        if self._dims == tuple(range(x.ndim - len(self._dims), x.ndim)):
+            y = F.rms_norm(x, x.shape[x.ndim - len(self._dims):], self.weight, self.epsilon)
+        else:
+            shape = [x.shape[a] if a in self._dims else 1 for a in range(x.ndim)]
+            y = x * torch.rsqrt(x.square().mean(dim=self._dims, keepdim=True) + self.epsilon) \
+                * self.weight.reshape(shape)
+        return y.to(dtype)
+
+    def get_config(self):
+        # Keras writes the axes as a sorted list once built.
+        axis = sorted(self._axes) if self.built or isinstance(self.axis, list) else self.axis
+        return {**super().get_config(), "axis": axis, "epsilon": self.epsilon}
+
+
+def _check_axes(layer, axes, input_shape):
+    rank = len(input_shape)
+    if any(not -rank <= a < rank for a in axes):
+        raise layer._error(f"axis {list(axes) if len(axes) > 1 else axes[0]} is out of "
+                           f"range for an input of shape {tuple(input_shape)}")
+
+
 class GroupNormalization(_AffineNormalization):
     """Normalizes each sample over groups of channels (``groups`` divides the channels of
     ``axis``) and the other non-batch axes, then scales and shifts per channel."""
@@ -288,8 +357,17 @@ class GroupNormalization(_AffineNormalization):
     def call(self, x):
         dtype = x.dtype
         x = x.float() if dtype in (torch.float16, torch.bfloat16) else x
-        y = F.group_norm(x.movedim(self._channel_dim, 1), self.groups, self.weight, self.bias,
-                         self.epsilon)
+        x = x.movedim(self._channel_dim, 1)
+        # Two passes, as TensorFlow's moments: F.group_norm's CPU kernel (and Keras's torch
+        # backend) take E[x²] - E[x]², which cancels when the mean dwarfs the spread.
+        groups = x.reshape(x.shape[0], self.groups, -1)
+        var, mean = torch.var_mean(groups, dim=-1, keepdim=True, correction=0)
+        y = ((groups - mean) * torch.rsqrt(var + self.epsilon)).reshape(x.shape)
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        if self.weight is not None:
+            y = y * self.weight.reshape(shape)
+        if self.bias is not None:
+            y = y + self.bias.reshape(shape)
         return y.movedim(1, self._channel_dim).to(dtype)
 
     def get_config(self):

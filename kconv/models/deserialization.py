@@ -34,7 +34,9 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     layers_lib.SeparableConv1D, layers_lib.SeparableConv2D, layers_lib.Conv1DTranspose,
     layers_lib.Conv2DTranspose, layers_lib.Conv3DTranspose, layers_lib.LayerNormalization,
     layers_lib.GroupNormalization, layers_lib.SpatialDropout1D, layers_lib.SpatialDropout2D,
-    layers_lib.SpatialDropout3D, layers_lib.GaussianNoise, layers_lib.Normalization)}
+    layers_lib.SpatialDropout3D, layers_lib.GaussianNoise, layers_lib.Normalization,
+    layers_lib.Identity, layers_lib.ActivityRegularization, layers_lib.GaussianDropout,
+    layers_lib.AlphaDropout, layers_lib.UnitNormalization, layers_lib.RMSNormalization)}
 # Keras's own internal layers of Keras Applications, loaded by name (never user code).
 KERAS_INTERNAL = {("keras.src.applications.inception_resnet_v2", "CustomScaleLayer"):
                   layers_lib.CustomScaleLayer}

@@ -283,12 +283,24 @@ def _activation(d, s):
     return kind, {"axis": d.pick((-1, s.channel_axis))}
 
 
+def _unit_norm(d, s):
+    if d.chance(0.5):
+        return "UnitNormalization", {"axis": d.pick((-1, s.channel_axis,
+                                                     list(range(1, len(s.shape)))))}
+    # Keras's torch backend hands axes to F.rms_norm, which takes trailing ones only.
+    return "RMSNormalization", {"axis": d.pick((-1, [len(s.shape) - 2, len(s.shape) - 1])),
+                                "epsilon": d.pick((1e-6, 1e-3))}
+
+
 def _dropout(d, s):
     # Rate 0: fit's masks are random in both libraries (the noise itself is tested apart).
-    kind = d.pick(("Dropout", f"SpatialDropout{s.rank}D", "GaussianNoise"))
+    kind = d.pick(("Dropout", f"SpatialDropout{s.rank}D", "GaussianNoise", "GaussianDropout",
+                   "AlphaDropout"))
     if kind == "GaussianNoise":
         return kind, {"stddev": 0.0, "seed": d.int(0, 99)}
     kwargs = {"rate": 0.0}
+    if kind in ("GaussianDropout", "AlphaDropout") and d.chance(0.5):
+        kwargs["seed"] = d.int(0, 99)
     if kind != "Dropout" and s.rank > 1:
         kwargs["data_format"] = s.data_format
     return kind, kwargs
@@ -323,10 +335,18 @@ def _rescaling(d, s):
     return "Rescaling", {"scale": d.float(-2.0, 2.0), "offset": d.float(-1.0, 1.0)}
 
 
+def _pass_through(d, s):
+    if d.chance(0.5):
+        return "Identity", {}
+    return "ActivityRegularization", {"l1": d.pick((0.0, d.float(0.0, 0.01, 4))),
+                                      "l2": d.pick((0.0, d.float(0.0, 0.01, 4)))}
+
+
 # Each family with its weight in the draw.
 FEATURE_MAP_LAYERS = ((_conv, 6), (_conv_transpose, 1.5), (_depthwise, 1.5), (_separable, 1.5),
                       (_pooling, 3), (_batch_norm, 2.5), (_layer_norm, 1), (_group_norm, 1),
-                      (_activation, 2.5), (_dropout, 1), (_padding, 2), (_rescaling, 0.5))
+                      (_activation, 2.5), (_dropout, 1), (_padding, 2), (_rescaling, 0.5),
+                      (_unit_norm, 0.7), (_pass_through, 0.5))
 
 
 def _head(d, s):

@@ -158,3 +158,16 @@ def test_spatial_dropout_configs_open_in_keras(tmp_path):
     again = keras.models.load_model(tmp_path / "m.keras")
     x = np.random.default_rng(0).standard_normal((2, 5, 5, 2)).astype("float32")
     assert_close(model.eval()(torch.from_numpy(x)), keras.ops.convert_to_numpy(again(x)))
+
+
+def test_group_normalization_variance_does_not_cancel():
+    """Regression (#31, fuzzer seed 35 of the first generator): a group whose mean dwarfs
+    its spread lost three digits to E[x²] - E[x]² (torch's CPU group_norm, Keras's torch
+    moments); TensorFlow's two-pass moments keep them."""
+    x = (np.random.default_rng(5).standard_normal((4, 6, 5, 2)) * 0.01 - 0.5)
+    layer = kconv.layers.GroupNormalization(groups=1, epsilon=1e-5, scale=False)
+    y = layer(torch.from_numpy(x.astype("float32"))).detach().numpy()
+    flat = x.reshape(4, -1)
+    expected = ((flat - flat.mean(1, keepdims=True))
+                / np.sqrt(flat.var(1, keepdims=True) + 1e-5)).reshape(x.shape)
+    np.testing.assert_allclose(y, expected, atol=2e-5)
