@@ -22,6 +22,9 @@ from kconv.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePoo
                                   GlobalAveragePooling3D, GlobalMaxPooling1D,
                                   GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
                                   MaxPooling2D, MaxPooling3D)
+from kconv.layers.preprocessing import (CenterCrop, RandomBrightness, RandomContrast,
+                                        RandomCrop, RandomFlip, RandomRotation,
+                                        RandomTranslation, RandomZoom, Resizing)
 from kconv.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector,
                                     Reshape, UpSampling1D, UpSampling2D, UpSampling3D,
                                     ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
@@ -60,4 +63,6 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "GroupNormalization", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
            "GaussianNoise", "Normalization", "CustomScaleLayer", "Identity",
            "ActivityRegularization", "GaussianDropout", "AlphaDropout", "UnitNormalization",
-           "RMSNormalization", "Convolution1DTranspose", "Convolution3DTranspose"]
+           "RMSNormalization", "Convolution1DTranspose", "Convolution3DTranspose",
+           "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
+           "RandomBrightness", "RandomContrast", "CenterCrop", "RandomCrop", "Resizing"]

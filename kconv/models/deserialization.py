@@ -36,7 +36,10 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     layers_lib.GroupNormalization, layers_lib.SpatialDropout1D, layers_lib.SpatialDropout2D,
     layers_lib.SpatialDropout3D, layers_lib.GaussianNoise, layers_lib.Normalization,
     layers_lib.Identity, layers_lib.ActivityRegularization, layers_lib.GaussianDropout,
-    layers_lib.AlphaDropout, layers_lib.UnitNormalization, layers_lib.RMSNormalization)}
+    layers_lib.AlphaDropout, layers_lib.UnitNormalization, layers_lib.RMSNormalization,
+    layers_lib.RandomFlip, layers_lib.RandomRotation, layers_lib.RandomTranslation,
+    layers_lib.RandomZoom, layers_lib.RandomBrightness, layers_lib.RandomContrast,
+    layers_lib.CenterCrop, layers_lib.RandomCrop, layers_lib.Resizing)}
 # Keras's own internal layers of Keras Applications, loaded by name (never user code).
 KERAS_INTERNAL = {("keras.src.applications.inception_resnet_v2", "CustomScaleLayer"):
                   layers_lib.CustomScaleLayer}

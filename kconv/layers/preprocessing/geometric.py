@@ -1,0 +1,189 @@
+"""Keras's geometric augmentation layers: ``RandomFlip``, ``RandomRotation``,
+``RandomTranslation`` and ``RandomZoom``.
+
+Rotation, translation and zoom draw one affine map per image and resample the whole batch
+with :func:`affine_transform`, Keras's own resampling: output pixel ``(x, y)`` (column, row)
+reads input point ``(a0·x + a1·y + a2, b0·x + b1·y + b2)``; ``'bilinear'`` blends its four
+neighbours and ``'nearest'`` rounds (half to even); a neighbour outside the image is moved in
+by ``fill_mode`` (``'reflect'``: d c b a | a b c d | d c b a; ``'wrap'``; ``'nearest'``:
+the edge) or, with ``'constant'``, reads ``fill_value``.
+"""
+
+import math
+
+import torch
+
+from kconv.layers.preprocessing.base import ImagePreprocessingLayer, check_factor
+from kconv.validation import check_choice, check_float
+
+FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+INTERPOLATIONS = ("nearest", "bilinear")
+
+
+def _fix_index(index, size, fill_mode):
+    if fill_mode == "wrap":
+        return index % size
+    if fill_mode == "reflect":  # half-sample symmetric
+        period = 2 * size
+        index = index % period
+        return torch.where(index >= size, period - 1 - index, index)
+    return index.clamp(0, size - 1)
+
+
+def affine_transform(images, transforms, interpolation="bilinear", fill_mode="reflect",
+                     fill_value=0.0):
+    """Resample a channels-first batch ``images`` (N, C, H, W) by ``transforms`` (N, 6),
+    rows ``(a0, a1, a2, b0, b1, b2)`` (see the module docstring), in one batched gather."""
+    n, c, h, w = images.shape
+    t = transforms.to(torch.float32)[:, :, None, None]
+    xs = torch.arange(w, dtype=torch.float32, device=images.device)
+    ys = torch.arange(h, dtype=torch.float32, device=images.device)[:, None]
+    src_x = t[:, 0] * xs + t[:, 1] * ys + t[:, 2]
+    src_y = t[:, 3] * xs + t[:, 4] * ys + t[:, 5]
+
+    def nodes(coordinate):
+        if interpolation == "nearest":
+            return [(torch.round(coordinate).long(), None)]
+        lower = torch.floor(coordinate)
+        upper_weight = coordinate - lower
+        lower = lower.long()
+        return [(lower, 1 - upper_weight), (lower + 1, upper_weight)]
+
+    flat = images.reshape(n, c, h * w)
+    out = None
+    for iy, wy in nodes(src_y):
+        for ix, wx in nodes(src_x):
+            index = _fix_index(iy, h, fill_mode) * w + _fix_index(ix, w, fill_mode)
+            values = flat.gather(2, index.reshape(n, 1, h * w).expand(n, c, h * w))
+            values = values.reshape(n, c, h, w)
+            if fill_mode == "constant":
+                inside = ((iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)).unsqueeze(1)
+                values = torch.where(inside, values, torch.as_tensor(
+                    fill_value, dtype=values.dtype, device=values.device))
+            if wy is not None:
+                values = values * (wy * wx).unsqueeze(1).to(values.dtype)
+            out = values if out is None else out + values
+    return out
+
+
+class _AffineLayer(ImagePreprocessingLayer):
+    """A layer that draws an affine map per image: ``fill_mode``, ``interpolation`` and
+    ``fill_value`` as Keras's."""
+
+    def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0,
+                 data_format=None, *, input_shape=None, name=None, trainable=True):
+        super().__init__(data_format, seed, input_shape=input_shape, name=name, trainable=trainable)
+        self.fill_mode = check_choice("fill_mode", fill_mode, FILL_MODES)
+        self.interpolation = check_choice("interpolation", interpolation, INTERPOLATIONS)
+        self.fill_value = check_float("fill_value", fill_value)
+
+    def apply(self, images, params):
+        return affine_transform(images, params["transforms"], self.interpolation,
+                                self.fill_mode, self.fill_value).to(images.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "fill_mode": self.fill_mode,
+                "interpolation": self.interpolation, "fill_value": self.fill_value}
+
+
+class RandomFlip(ImagePreprocessingLayer):
+    """Flips each image with probability ½ in training: ``mode`` 'horizontal', 'vertical'
+    or 'horizontal_and_vertical' (Keras 3 flips both axes on one draw: a half turn)."""
+
+    MODES = ("horizontal", "vertical", "horizontal_and_vertical")
+
+    def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, *,
+                 input_shape=None, name=None, trainable=True):
+        super().__init__(data_format, seed, input_shape=input_shape, name=name, trainable=trainable)
+        self.mode = check_choice("mode", mode, self.MODES)
+
+    def sample(self, n, height, width, device):
+        return {"flips": self.uniform((n,), 0.0, 1.0, device) <= 0.5}
+
+    def apply(self, images, params):
+        dims = {"horizontal": (3,), "vertical": (2,), "horizontal_and_vertical": (2, 3)}
+        flipped = images.flip(dims[self.mode])
+        return torch.where(params["flips"].view(-1, 1, 1, 1), flipped, images)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+class RandomRotation(_AffineLayer):
+    """Rotates each image about its centre by ``factor`` of a full turn, drawn uniformly
+    from ``(-factor, factor)`` (or the pair given), counter-clockwise for positive angles."""
+
+    def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None,
+                 fill_value=0.0, data_format=None, *, input_shape=None, name=None, trainable=True):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format,
+                         input_shape=input_shape, name=name, trainable=trainable)
+        self.factor = check_factor("factor", factor)
+
+    def sample(self, n, height, width, device):
+        angles = self.uniform((n,), self.factor[0] * 360.0, self.factor[1] * 360.0, device)
+        return {"angles": angles, "transforms": rotation_transforms(angles, height, width)}
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def rotation_transforms(degrees, height, width):
+    """Keras's maps for rotations by ``degrees`` (N,) about the image centre."""
+    theta = degrees * (math.pi / 180.0)
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    cx, cy = 0.5 * (width - 1), 0.5 * (height - 1)
+    return torch.stack([cos, -sin, cx - cx * cos + cy * sin,
+                        sin, cos, cy - cx * sin - cy * cos], dim=1)
+
+
+class RandomTranslation(_AffineLayer):
+    """Shifts each image by fractions of its height and width drawn uniformly from
+    ``height_factor`` and ``width_factor`` (a number f means (-f, f))."""
+
+    def __init__(self, height_factor, width_factor, fill_mode="reflect", interpolation="bilinear",
+                 seed=None, fill_value=0.0, data_format=None, *, input_shape=None, name=None,
+                 trainable=True):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format,
+                         input_shape=input_shape, name=name, trainable=trainable)
+        self.height_factor, self.width_factor = height_factor, width_factor
+        self._height = check_factor("height_factor", height_factor)
+        self._width = check_factor("width_factor", width_factor)
+
+    def sample(self, n, height, width, device):
+        dy = self.uniform((n,), *self._height, device) * height
+        dx = self.uniform((n,), *self._width, device) * width
+        one, zero = torch.ones_like(dx), torch.zeros_like(dx)
+        return {"translations": torch.stack([dx, dy], dim=1),
+                "transforms": torch.stack([one, zero, -dx, zero, one, -dy], dim=1)}
+
+    def get_config(self):
+        return {**super().get_config(), "height_factor": self.height_factor,
+                "width_factor": self.width_factor}
+
+
+class RandomZoom(_AffineLayer):
+    """Zooms each image about its centre: the sampled area is ``1 + f`` times the image
+    along each axis, ``f`` drawn from ``height_factor`` (and ``width_factor``; None keeps
+    the aspect ratio), so positive factors zoom out, as in Keras."""
+
+    def __init__(self, height_factor, width_factor=None, fill_mode="reflect",
+                 interpolation="bilinear", seed=None, fill_value=0.0, data_format=None, *,
+                 input_shape=None, name=None, trainable=True):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format,
+                         input_shape=input_shape, name=name, trainable=trainable)
+        self.height_factor, self.width_factor = height_factor, width_factor
+        self._height = check_factor("height_factor", height_factor, open_low=True)
+        self._width = None if width_factor is None else \
+            check_factor("width_factor", width_factor, open_low=True)
+
+    def sample(self, n, height, width, device):
+        zy = 1.0 + self.uniform((n,), *self._height, device)
+        zx = zy if self._width is None else 1.0 + self.uniform((n,), *self._width, device)
+        zero = torch.zeros_like(zx)
+        return {"zooms": torch.stack([zx, zy], dim=1), "transforms": torch.stack([
+            zx, zero, (width - 1) / 2.0 * (1 - zx), zero, zy, (height - 1) / 2.0 * (1 - zy)],
+            dim=1)}
+
+    def get_config(self):
+        return {**super().get_config(), "height_factor": self.height_factor,
+                "width_factor": self.width_factor}

@@ -1,0 +1,174 @@
+"""RandomFlip, RandomRotation, RandomTranslation and RandomZoom against Keras: given the
+same drawn transform the outputs are Keras's (every fill mode and interpolation, both data
+formats); the draws follow Keras's distributions; training-only; seeds; configs."""
+
+import keras
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+
+import kconv
+from tests.keras_oracle import to_numpy
+
+L = kconv.layers
+
+
+def images(data_format="channels_last", n=6, h=7, w=9, c=2):
+    x = np.random.default_rng(0).random((n, h, w, c)).astype("float32") * 255
+    return x if data_format == "channels_last" else x.transpose(0, 3, 1, 2).copy()
+
+
+def ours_and_keras(layer, k_layer, x, to_keras):
+    """kconv's output on a drawn transform, and Keras's on the same transform."""
+    images_cf = torch.from_numpy(x if layer.data_format == "channels_first"
+                                 else x.transpose(0, 3, 1, 2).copy())
+    params = layer.sample(x.shape[0], *images_cf.shape[2:], "cpu")
+    ours = layer.apply(images_cf, params).numpy()
+    if layer.data_format == "channels_last":
+        ours = ours.transpose(0, 2, 3, 1)
+    theirs = to_numpy(k_layer.transform_images(keras.ops.convert_to_tensor(x),
+                                               to_keras(params, images_cf.shape),
+                                               training=True))
+    return ours, theirs
+
+
+def rotation_to_keras(k_layer):
+    def convert(params, shape):
+        angles = keras.ops.convert_to_tensor(params["angles"].numpy())
+        n = shape[0]
+        zeros, ones = keras.ops.zeros((n,)), keras.ops.ones((n,))
+        return {"rotation_matrix": k_layer._compute_affine_matrix(
+            center_x=0.5, center_y=0.5, angle=angles, translate_x=zeros, translate_y=zeros,
+            scale=ones, shear_x=zeros, shear_y=zeros, height=shape[2], width=shape[3])}
+    return convert
+
+
+CASES = [(fill, interpolation, data_format)
+         for fill in ("reflect", "wrap", "constant", "nearest")
+         for interpolation in ("bilinear", "nearest")
+         for data_format in ("channels_last", "channels_first")]
+
+
+@pytest.mark.parametrize("fill_mode, interpolation, data_format", CASES)
+def test_rotation_translation_zoom_resample_as_keras(fill_mode, interpolation, data_format):
+    kwargs = dict(fill_mode=fill_mode, interpolation=interpolation, fill_value=7.0,
+                  data_format=data_format, seed=3)
+    x = images(data_format)
+    for make, to_keras in (
+            (lambda lib: lib.layers.RandomRotation(0.4, **kwargs), None),
+            (lambda lib: lib.layers.RandomTranslation(0.6, (-0.3, 0.9), **kwargs),
+             lambda p, s: {"translations": keras.ops.convert_to_tensor(
+                 p["translations"].numpy())}),
+            (lambda lib: lib.layers.RandomZoom((-0.5, 0.7), (-0.4, 0.3), **kwargs),
+             lambda p, s: {"width_zoom": keras.ops.convert_to_tensor(p["zooms"][:, :1].numpy()),
+                           "height_zoom": keras.ops.convert_to_tensor(
+                               p["zooms"][:, 1:].numpy())})):
+        layer, k_layer = make(kconv), make(keras)
+        ours, theirs = ours_and_keras(layer, k_layer, x, to_keras or rotation_to_keras(k_layer))
+        if interpolation == "bilinear":
+            np.testing.assert_allclose(ours, theirs, atol=1e-3, rtol=1e-5)
+        else:  # a point on a pixel boundary may round the other way on another CPU
+            close = np.isclose(ours, theirs, atol=1e-3, rtol=1e-5)
+            assert close.mean() > 0.995, (type(layer).__name__, np.abs(ours - theirs).max())
+
+
+@pytest.mark.parametrize("mode", ["horizontal", "vertical", "horizontal_and_vertical"])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_flip_as_keras(mode, data_format):
+    layer = L.RandomFlip(mode, seed=1, data_format=data_format)
+    k_layer = keras.layers.RandomFlip(mode, data_format=data_format)
+    x = images(data_format)
+    ours, theirs = ours_and_keras(layer, k_layer, x, lambda p, s: {
+        "flips": keras.ops.convert_to_tensor(p["flips"].numpy().reshape(-1, 1, 1, 1))})
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def keras_draws(k_layer, key, x, rounds=40):
+    return np.concatenate([to_numpy(k_layer.get_random_transformation(x, training=True)[key])
+                           .reshape(x.shape[0], -1) for _ in range(rounds)])
+
+
+def our_draws(layer, key, x, rounds=40):
+    return np.concatenate([layer.sample(x.shape[0], x.shape[1], x.shape[2], "cpu")[key]
+                           .numpy().reshape(x.shape[0], -1) for _ in range(rounds)])
+
+
+@pytest.mark.parametrize("name, args, key, ours_key", [
+    ("RandomRotation", (0.2,), "angle", "angles"),
+    ("RandomRotation", ((-0.1, 0.3),), "angle", "angles"),
+    ("RandomTranslation", (0.3, (-0.2, 0.5)), "translations", "translations"),
+    ("RandomZoom", ((-0.3, 0.2),), "height_zoom", "zooms"),
+    ("RandomZoom", (0.2, (-0.5, 0.1)), "width_zoom", "zooms"),
+])
+def test_draws_follow_keras_distributions(name, args, key, ours_key):
+    x = images(n=50)
+    theirs = keras_draws(getattr(keras.layers, name)(*args, seed=5), key, x)
+    ours = our_draws(getattr(L, name)(*args, seed=5), ours_key, x)
+    if name == "RandomZoom":  # ours holds (width, height) zooms
+        ours = ours[:, :1] if key == "width_zoom" else ours[:, 1:]
+    for column in range(theirs.shape[1]):
+        a, b = ours[:, column], theirs[:, column]
+        assert scipy.stats.ks_2samp(a, b).pvalue > 1e-3, (name, column)
+        assert a.min() >= b.min() - 0.05 * np.ptp(b) and a.max() <= b.max() + 0.05 * np.ptp(b)
+
+
+def test_flip_draws_half_and_zoom_without_width_keeps_aspect():
+    x = images(n=2000)
+    flips = L.RandomFlip(seed=2).sample(2000, 7, 9, "cpu")["flips"].numpy()
+    assert abs(flips.mean() - 0.5) < 0.04
+    zooms = L.RandomZoom(0.3, seed=2).sample(x.shape[0], 7, 9, "cpu")["zooms"].numpy()
+    np.testing.assert_array_equal(zooms[:, 0], zooms[:, 1])
+
+
+@pytest.mark.parametrize("layer", [
+    L.RandomFlip(), L.RandomRotation(0.2), L.RandomTranslation(0.2, 0.2), L.RandomZoom(0.3)],
+    ids=lambda layer: type(layer).__name__)
+def test_random_only_in_training_and_seeded(layer):
+    x = torch.from_numpy(images())
+    layer.eval()
+    assert torch.equal(layer(x), x)
+    layer.train()
+    assert not torch.equal(layer(x), x)
+    twins = [type(layer).from_config({**layer.get_config(), "seed": 11}) for _ in range(2)]
+    assert torch.equal(twins[0](x), twins[1](x))
+    assert twins[0](x[0]).shape == x[0].shape  # one image (rank 3) as well
+
+
+@pytest.mark.parametrize("layer", [
+    L.RandomFlip("vertical", seed=4, data_format="channels_first"),
+    L.RandomRotation((-0.2, 0.1), fill_mode="constant", interpolation="nearest", seed=1,
+                     fill_value=2.0),
+    L.RandomTranslation((-0.1, 0.2), 0.3, fill_mode="wrap"),
+    L.RandomZoom(0.2, (-0.3, 0.1), fill_mode="nearest")], ids=lambda layer: type(layer).__name__)
+def test_configs_open_both_ways(layer):
+    config = layer.get_config()
+    k_layer = keras.layers.deserialize({"module": "keras.layers",
+                                        "class_name": type(layer).__name__, "config": config})
+    theirs = {k: list(v) if isinstance(v, tuple) else v for k, v in k_layer.get_config().items()
+              if k != "dtype"}
+    assert theirs == {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
+    from kconv.models.deserialization import layer_from_config
+    again = layer_from_config({"class_name": type(layer).__name__,
+                               "config": k_layer.get_config()}, 0)
+    assert again.get_config() == config
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: L.RandomFlip("sideways"), "mode"),
+    (lambda: L.RandomRotation(1.5), "factor"),
+    (lambda: L.RandomRotation((0.1, 0.2, 0.3)), "factor"),
+    (lambda: L.RandomRotation(0.1, fill_mode="mirror"), "fill_mode"),
+    (lambda: L.RandomZoom(-1.0), "height_factor"),
+    (lambda: L.RandomZoom(0.1, width_factor="x"), "width_factor"),
+    (lambda: L.RandomTranslation(0.1, 2), "width_factor"),
+    (lambda: L.RandomTranslation(0.1, 0.1, interpolation="bicubic"), "interpolation"),
+    (lambda: L.RandomFlip(data_format="nhwc"), "data_format"),
+    (lambda: L.RandomFlip(seed="x"), "seed"),
+    (lambda: L.RandomFlip()(torch.ones(2, 3)), "rank"),
+])
+def test_bad_arguments_are_one_line(call, name):
+    with pytest.raises((ValueError, TypeError)) as error:
+        call()
+    message = str(error.value)
+    assert name in message and "\n" not in message, message
