@@ -17,7 +17,9 @@ from kconv.layers.merging import (Add, Average, Concatenate, CustomScaleLayer, D
 from kconv.layers.normalization import (BatchNormalization, GroupNormalization,
                                         LayerNormalization, Normalization, RMSNormalization,
                                         UnitNormalization)
-from kconv.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
+from kconv.layers.pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
+                                  AdaptiveAveragePooling3D, AdaptiveMaxPooling1D,
+                                  AdaptiveMaxPooling2D, AdaptiveMaxPooling3D, AveragePooling1D, AveragePooling2D, AveragePooling3D,
                                   GlobalAveragePooling1D, GlobalAveragePooling2D,
                                   GlobalAveragePooling3D, GlobalMaxPooling1D,
                                   GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
@@ -65,4 +67,6 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "ActivityRegularization", "GaussianDropout", "AlphaDropout", "UnitNormalization",
            "RMSNormalization", "Convolution1DTranspose", "Convolution3DTranspose",
            "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
-           "RandomBrightness", "RandomContrast", "CenterCrop", "RandomCrop", "Resizing"]
+           "RandomBrightness", "RandomContrast", "CenterCrop", "RandomCrop", "Resizing",
+           "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
+           "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D"]

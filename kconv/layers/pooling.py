@@ -242,3 +242,79 @@ class GlobalMaxPooling3D(_GlobalMaxPooling):
     """Max over the spatial axes of volumes: (N, D, H, W, C) -> (N, C)."""
 
     rank = 3
+
+
+_ADAPTIVE = {"average": {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d,
+                         3: F.adaptive_avg_pool3d},
+             "max": {1: F.adaptive_max_pool1d, 2: F.adaptive_max_pool2d,
+                     3: F.adaptive_max_pool3d}}
+
+
+class _AdaptivePooling(Layer):
+    """Pools each spatial axis into ``output_size`` bins whatever the input's size: bin i of
+    n over length L spans [floor(i·L/n), ceil((i+1)·L/n)), as torch's adaptive pooling,
+    which Keras's layers call."""
+
+    rank, kind = 2, "average"
+
+    @property
+    def input_ndim(self):
+        return self.rank + 2
+
+    def __init__(self, output_size, data_format=None, *, input_shape=None, name=None,
+                 trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.output_size = int_tuple("output_size", output_size, self.rank)
+        self.data_format = config.standardize_data_format(data_format)
+
+    def compute_output_shape(self, input_shape):
+        channels = input_shape[config.channel_axis(self.data_format)]
+        return config.batch_shape(input_shape[0], self.output_size, channels,
+                                  self.data_format)
+
+    def call(self, x):
+        y = self.call_channels_first(config.to_channels_first(x, self.data_format))
+        return config.from_channels_first(y, self.data_format)
+
+    def call_channels_first(self, x):
+        return _ADAPTIVE[self.kind][self.rank](x, self.output_size)
+
+    def get_config(self):
+        return {**super().get_config(), "output_size": self.output_size,
+                "data_format": self.data_format}
+
+
+class AdaptiveAveragePooling1D(_AdaptivePooling):
+    """Means over ``output_size`` adaptive bins of the steps."""
+
+    rank, kind = 1, "average"
+
+
+class AdaptiveAveragePooling2D(_AdaptivePooling):
+    """Means over ``output_size`` (height, width) adaptive bins."""
+
+    rank, kind = 2, "average"
+
+
+class AdaptiveAveragePooling3D(_AdaptivePooling):
+    """Means over ``output_size`` (depth, height, width) adaptive bins."""
+
+    rank, kind = 3, "average"
+
+
+class AdaptiveMaxPooling1D(_AdaptivePooling):
+    """Maxima over ``output_size`` adaptive bins of the steps."""
+
+    rank, kind = 1, "max"
+
+
+class AdaptiveMaxPooling2D(_AdaptivePooling):
+    """Maxima over ``output_size`` (height, width) adaptive bins."""
+
+    rank, kind = 2, "max"
+
+
+class AdaptiveMaxPooling3D(_AdaptivePooling):
+    """Maxima over ``output_size`` (depth, height, width) adaptive bins."""
+
+    rank, kind = 3, "max"

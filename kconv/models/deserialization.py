@@ -39,7 +39,10 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     layers_lib.AlphaDropout, layers_lib.UnitNormalization, layers_lib.RMSNormalization,
     layers_lib.RandomFlip, layers_lib.RandomRotation, layers_lib.RandomTranslation,
     layers_lib.RandomZoom, layers_lib.RandomBrightness, layers_lib.RandomContrast,
-    layers_lib.CenterCrop, layers_lib.RandomCrop, layers_lib.Resizing)}
+    layers_lib.CenterCrop, layers_lib.RandomCrop, layers_lib.Resizing,
+    layers_lib.AdaptiveAveragePooling1D, layers_lib.AdaptiveAveragePooling2D,
+    layers_lib.AdaptiveAveragePooling3D, layers_lib.AdaptiveMaxPooling1D,
+    layers_lib.AdaptiveMaxPooling2D, layers_lib.AdaptiveMaxPooling3D)}
 # Keras's own internal layers of Keras Applications, loaded by name (never user code).
 KERAS_INTERNAL = {("keras.src.applications.inception_resnet_v2", "CustomScaleLayer"):
                   layers_lib.CustomScaleLayer}

@@ -81,8 +81,9 @@ def compiled(steps, outputs, releases):
     """``steps`` as straight-line Python: ``code(callables, inputs)`` returns the output
     values (a list) of the steps' callables (in order) run on ``inputs`` (by slot), as
     :func:`run` would, without its per-step loop and slot list (about 1 % of a small
-    network's training step on a CPU). Slots are local variables, released by ``del``. The code depends
-    on slot numbers only, so one function serves every plan of the same structure."""
+    network's training step on a CPU). Slots are local variables, released by ``del``. The
+    code depends on slot numbers only, so one function serves every plan of the same
+    structure."""
     key = tuple((in_ids, as_list, out_ids) for _, in_ids, as_list, out_ids in steps), \
         outputs, releases
     code = _COMPILED.get(key)

@@ -20,12 +20,13 @@ ACTIVATIONS = ("relu", "linear", "tanh", "sigmoid", "elu", "selu", "softplus", "
 INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal",
                 "lecun_uniform", "zeros", "ones", "orthogonal", "random_normal",
                 "random_uniform", "truncated_normal",
-                {"class_name": "RandomNormal", "config": {"mean": 0.1, "stddev": 0.2,
-                                                         "seed": 3}},
+                {"class_name": "RandomNormal",
+                 "config": {"mean": 0.1, "stddev": 0.2, "seed": 3}},
                 {"class_name": "VarianceScaling", "config": {
                     "scale": 2.0, "mode": "fan_avg", "distribution": "uniform", "seed": 1}},
                 {"class_name": "Constant", "config": {"value": 0.5}})
 MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate")
+TWO_INPUTS = MERGES + ("Dot",)
 
 
 @dataclasses.dataclass
@@ -64,7 +65,7 @@ def build(lib, graph):
     tensors = [lib.Input(graph.input_shape)]
     for node in graph.nodes:
         args = [tensors[i] for i in node.inputs]
-        tensors.append(_layer(lib, node)(args if node.cls in MERGES else args[0]))
+        tensors.append(_layer(lib, node)(args if node.cls in TWO_INPUTS else args[0]))
     return lib.Model(tensors[0], tensors[graph.output])
 
 
@@ -211,6 +212,11 @@ def _separable(d, s):
 
 def _pooling(d, s):
     kind = d.pick(("Max", "Average"))
+    if d.chance(0.2):
+        kwargs = {"output_size": d.ints(s.rank, 1, 5)}
+        if s.data_format == "channels_first" or d.chance(0.3):
+            kwargs["data_format"] = s.data_format
+        return f"Adaptive{kind}Pooling{s.rank}D", kwargs
     pool = d.ints(s.rank, 1, 3)
     kwargs = {"pool_size": pool, "padding": d.pick(("valid", "same"))}
     if d.chance(0.5):
@@ -332,7 +338,87 @@ def _padding(d, s):
 
 
 def _rescaling(d, s):
+    if d.chance(0.4):  # Normalization with its statistics given
+        channels = s.channels
+        return "Normalization", {
+            "axis": s.channel_axis, "mean": [d.float(-1.0, 1.0) for _ in range(channels)],
+            "variance": [d.float(0.2, 3.0) for _ in range(channels)],
+            "invert": d.chance(0.2)}
     return "Rescaling", {"scale": d.float(-2.0, 2.0), "offset": d.float(-1.0, 1.0)}
+
+
+def _reshape(d, s):
+    """Permute or Reshape that keep the channel axis where the data format has it."""
+    spatial = list(s.spatial)
+    first = 1 if s.data_format == "channels_last" else 2  # the first spatial axis
+    if s.rank > 1 and d.chance(0.5):
+        order = list(range(first, first + s.rank))
+        d.rng.shuffle(order)
+        dims = order + [len(s.shape) - 1] if s.data_format == "channels_last" else \
+            [1] + order
+        return "Permute", {"dims": tuple(dims)}
+    if d.chance(0.5) and s.rank > 1:  # merge the spatial axes into one
+        spatial = [math.prod(spatial)]
+    else:
+        spatial = spatial[::-1]
+    target = tuple(spatial) + (s.channels,) if s.data_format == "channels_last" else \
+        (s.channels,) + tuple(spatial)
+    return "Reshape", {"target_shape": target}
+
+
+def _augmentation(d, s):
+    """An image preprocessing layer (rank 2 only). Half the random ones take factors of
+    zero, which make them the identity in fit too, so that fit can be compared; RandomCrop
+    keeps the input's size (Keras 3.15 returns its input unchanged in inference, so a real
+    crop breaks Keras's own predict)."""
+    if s.rank != 2:
+        return None
+    height, width = s.spatial
+    fmt = {"data_format": s.data_format}
+    quiet = d.chance(0.5)
+
+    def factor(low=-0.5):
+        if quiet:
+            return 0.0
+        return d.pick((d.float(0.0, 0.5), (d.float(low, 0.0), d.float(0.0, 0.5))))
+    geometric = {"fill_mode": d.pick(("reflect", "wrap", "constant", "nearest")),
+                 "interpolation": d.pick(("bilinear", "nearest")),
+                 "fill_value": d.float(-1.0, 1.0), "seed": d.int(0, 99), **fmt}
+    kind = d.pick(("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+                   "RandomContrast", "RandomBrightness", "RandomCrop", "Resizing",
+                   "CenterCrop"))
+    if kind == "RandomFlip":
+        return kind, {"mode": d.pick(("horizontal", "vertical", "horizontal_and_vertical")),
+                      **fmt}
+    if kind == "RandomRotation":
+        return kind, {"factor": factor(), **geometric}
+    if kind == "RandomZoom":
+        return kind, {"height_factor": factor(-0.4),
+                      "width_factor": d.pick((None, factor(-0.4))), **geometric}
+    if kind == "RandomTranslation":
+        return kind, {"height_factor": factor(), "width_factor": factor(), **geometric}
+    if kind in ("RandomContrast", "RandomBrightness"):
+        value = 0.0 if quiet else d.float(0.0, 0.9) if kind == "RandomContrast" else factor()
+        return kind, {"factor": value, "value_range": d.pick(((0, 255), (-1, 1), (0, 1))),
+                      **fmt}
+    if kind == "RandomCrop":
+        return kind, {"height": height, "width": width, **fmt}
+    if kind == "CenterCrop":
+        return kind, {"height": d.int(2, height + 2), "width": d.int(2, width + 2), **fmt}
+    aspect = d.pick(({}, {"crop_to_aspect_ratio": True},
+                     {"pad_to_aspect_ratio": True, "fill_value": d.float(-1.0, 1.0)}))
+    return kind, {"height": d.int(2, 12), "width": d.int(2, 12),
+                  "interpolation": d.pick(("bilinear", "nearest", "bicubic")),
+                  "antialias": d.chance(0.3), **aspect, **fmt}
+
+
+def stochastic(node):
+    """Whether a node draws random numbers in training (then fit cannot be compared)."""
+    if node.cls == "RandomFlip":
+        return True
+    factors = [node.kwargs.get(k) for k in ("factor", "height_factor", "width_factor")]
+    return node.cls.startswith("Random") and node.cls != "RandomCrop" and any(
+        f not in (None, 0.0) for f in factors)
 
 
 def _pass_through(d, s):
@@ -346,7 +432,8 @@ def _pass_through(d, s):
 FEATURE_MAP_LAYERS = ((_conv, 6), (_conv_transpose, 1.5), (_depthwise, 1.5), (_separable, 1.5),
                       (_pooling, 3), (_batch_norm, 2.5), (_layer_norm, 1), (_group_norm, 1),
                       (_activation, 2.5), (_dropout, 1), (_padding, 2), (_rescaling, 0.5),
-                      (_unit_norm, 0.7), (_pass_through, 0.5))
+                      (_unit_norm, 0.7), (_pass_through, 0.5), (_augmentation, 1.5),
+                      (_reshape, 0.7))
 
 
 def _head(d, s):
@@ -382,7 +469,7 @@ class _Builder:
         args = [self.tensors[i] for i in inputs]
         try:
             layer = layer_cls(**kwargs)
-            out = layer(args if cls in MERGES else args[0])
+            out = layer(args if cls in TWO_INPUTS else args[0])
         except Exception:  # Keras refuses this draw (shape too small, bad combination)
             return None
         if any(dim == 0 for dim in out.shape[1:]) or math.prod(out.shape[1:]) > 4096:
@@ -429,6 +516,17 @@ def random_graph(seed, keras):
     while index is None:
         index = b.add(*_head(d, s), [current])
     current = index
+    if d.chance(0.15):  # (N, F) -> (N, n, F) -> (N, n·F)
+        repeated = b.add("RepeatVector", {"n": d.int(1, 3)}, [current])
+        if repeated is not None:
+            current = b.add("Flatten", {}, [repeated]) or current
+    if not sequential and d.chance(0.2):  # two projections and their (cosine) product
+        units = d.int(2, 6)
+        left = b.add(*_dense(d, units, d.activation()), [current])
+        right = b.add(*_dense(d, units, d.activation()), [current])
+        if left is not None and right is not None:
+            current = b.add("Dot", {"axes": d.pick((1, -1)), "normalize": d.chance(0.5)},
+                            [left, right]) or current
     if d.chance(0.4):
         current = b.add(*_dense(d, d.int(2, 8), d.activation()), [current]) or current
     loss = d.pick(("sparse_categorical_crossentropy", "categorical_crossentropy", "mse",

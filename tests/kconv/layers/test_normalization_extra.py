@@ -117,8 +117,8 @@ def test_normalization_weights_load_from_a_keras_file(tmp_path):
     assert_close(model(torch.from_numpy(x)), keras.ops.convert_to_numpy(k_model(x)), atol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs", [{"rms_scaling": True}, {"rms_scaling": True,
-                                                             "axis": (1, 3), "center": False}])
+@pytest.mark.parametrize("kwargs", [
+    {"rms_scaling": True}, {"rms_scaling": True, "axis": (1, 3), "center": False}])
 def test_layer_normalization_rms_scaling_as_keras(kwargs):
     x = np.random.default_rng(1).standard_normal((2, 4, 3, 5)).astype("float32") * 2 + 1
     with pytest.warns(UserWarning, match="rms_scaling"):

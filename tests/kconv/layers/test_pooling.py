@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import kconv
 from kconv import padding
 from kconv.layers import (AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
                           MaxPooling2D)
@@ -170,3 +171,26 @@ def test_1d_and_3d_pooling_match_keras_and_tensorflow(rank, size, pool, strides,
             theirs = getattr(keras.layers, f"Global{kind}Pooling{rank}D")(
                 data_format=data_format, keepdims=keepdims)
             assert_close(glob(torch.from_numpy(keras_x)), keras_call(theirs, keras_x))
+
+
+@pytest.mark.parametrize("kind", ["Average", "Max"])
+@pytest.mark.parametrize("rank, output_size", [(1, 3), (1, (4,)), (2, (3, 2)), (2, 4),
+                                               (3, (2, 3, 1))])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_adaptive_pooling_equals_keras(kind, rank, output_size, data_format):
+    name = f"Adaptive{kind}Pooling{rank}D"
+    spatial = (7, 9, 5)[:rank]
+    shape = (2,) + (spatial + (3,) if data_format == "channels_last" else (3,) + spatial)
+    x = np.random.default_rng(rank).standard_normal(shape).astype("float32")
+    k_layer = getattr(keras.layers, name)(output_size, data_format=data_format)
+    layer = getattr(kconv.layers, name)(output_size, data_format=data_format)
+    expected = keras_call(k_layer, x)
+    np.testing.assert_allclose(layer(torch.from_numpy(x)).numpy(), expected, atol=1e-6)
+    assert layer.compute_output_shape((None,) + shape[1:]) == \
+        tuple(k_layer.compute_output_shape((None,) + shape[1:]))
+    config = {k: list(v) if isinstance(v, tuple) else v for k, v in layer.get_config().items()}
+    theirs = {k: list(v) if isinstance(v, tuple) else v
+              for k, v in k_layer.get_config().items() if k not in ("dtype", "name")}
+    assert {k: v for k, v in config.items() if k != "name"} == theirs
+    with pytest.raises(ValueError, match="output_size"):
+        getattr(kconv.layers, name)(0)
