@@ -51,6 +51,32 @@ LAYER_CLASSES.update({"Convolution1D": layers_lib.Conv1D, "Convolution2D": layer
                       "Convolution3D": layers_lib.Conv3D, "MaxPool2D": layers_lib.MaxPooling2D,
                       "AvgPool2D": layers_lib.AveragePooling2D})
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
+# Keras layers outside the convolutional toolkit, refused with what they are.
+OUTSIDE_TOOLKIT = {
+    "a recurrent layer": ("RNN", "LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell",
+                          "SimpleRNNCell", "StackedRNNCells", "Bidirectional", "ConvLSTM1D",
+                          "ConvLSTM2D", "ConvLSTM3D"),
+    "an attention layer": ("Attention", "AdditiveAttention", "MultiHeadAttention",
+                           "GroupQueryAttention", "EinsumDense"),
+    "an embedding layer": ("Embedding", "ReversibleEmbedding"),
+    "a text or structured-data preprocessing layer": (
+        "TextVectorization", "StringLookup", "IntegerLookup", "Hashing", "HashedCrossing",
+        "CategoryEncoding", "Discretization"),
+    "an audio preprocessing layer": ("MelSpectrogram", "STFTSpectrogram"),
+    "a sequence masking layer": ("Masking",),
+    "a wrapper of another framework's code": ("TorchModuleWrapper", "JaxLayer", "FlaxLayer",
+                                              "TFSMLayer"),
+    "a layer of arbitrary Python code": ("Lambda",),
+}
+# Keras layers that belong to the toolkit and that kconv does not build yet (issue #31).
+NOT_YET = ("AugMix", "AutoContrast", "ContrastLimitedAdaptiveHistogramEqualization",
+           "CutMix", "Equalization", "MaxNumBoundingBoxes", "MixUp", "Pipeline",
+           "RandAugment", "RandomColorDegeneration", "RandomColorJitter",
+           "RandomElasticTransform", "RandomErasing", "RandomGaussianBlur", "RandomGrayscale",
+           "RandomHue", "RandomInvert", "RandomPerspective", "RandomPosterization",
+           "RandomSaturation", "RandomSharpness", "RandomShear", "Solarization",
+           "SpectralNormalization", "TimeDistributed", "Wrapper")
+_OUTSIDE = {name: kind for kind, names in OUTSIDE_TOOLKIT.items() for name in names}
 _OPS_MODULE = "keras.src.ops.numpy"  # keras.ops calls recorded in a graph
 _KERAS_MODULES = ("keras", "keras.layers", "keras.initializers", "keras.regularizers",
                   "keras.constraints", "keras.src.models.sequential", "keras.models",
@@ -85,6 +111,13 @@ def layer_from_config(entry, index):
     where = f"layer {index} ({name} {config.get('name', '')!r})"
     if name in MODEL_CLASSES:
         return model_from_config(entry)
+    if name in _OUTSIDE:
+        raise ValueError(f"{where}: {name} is {_OUTSIDE[name]}, outside kconv's "
+                         "convolutional toolkit (convolution, pooling, normalization, "
+                         "reshaping, merging, activation, dropout and image preprocessing "
+                         "layers)")
+    if name in NOT_YET:
+        raise ValueError(f"{where}: kconv does not build Keras's {name} layer yet")
     if name not in LAYER_CLASSES:
         raise ValueError(f"{where}: kconv has no {name} layer (it builds "
                          f"{', '.join(sorted(LAYER_CLASSES))})")

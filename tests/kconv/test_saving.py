@@ -127,7 +127,8 @@ def test_malformed_and_unsafe_files(tmp_path):
         saving.load_model(_keras_file(tmp_path, members={"../../evil.py": b"print(1)"}))
     lambda_layer = {"module": "keras.layers", "class_name": "Lambda", "registered_name": None,
                     "config": {"name": "f", "function": {"class_name": "__lambda__"}}}
-    with pytest.raises(ValueError, match=r"layer 1 \(Lambda 'f'\): kconv has no Lambda layer"):
+    with pytest.raises(ValueError, match=r"layer 1 \(Lambda 'f'\): Lambda is a layer of arbitrary "
+                       r"Python code, outside kconv's convolutional toolkit"):
         saving.load_model(_keras_file(tmp_path, lambda c: (
             c["config"]["layers"].insert(1, lambda_layer), c)[1]))
     custom_init = {"module": "my_package", "class_name": "MyInit", "config": {},
@@ -336,7 +337,7 @@ def test_a_functional_file_with_a_lambda_is_refused_in_one_line(ext, tmp_path):
         kconv.models.load_model(path)
     message = str(info.value)
     assert "\n" not in message and "Lambda 'double'" in message
-    assert "kconv has no Lambda layer" in message
+    assert "Lambda is a layer of arbitrary Python code" in message
 
 
 @pytest.mark.parametrize("ext", [".keras", ".h5"])
