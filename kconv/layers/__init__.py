@@ -25,9 +25,13 @@ from kconv.layers.pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooli
                                   GlobalAveragePooling3D, GlobalMaxPooling1D,
                                   GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
                                   MaxPooling2D, MaxPooling3D)
-from kconv.layers.preprocessing import (CenterCrop, RandomBrightness, RandomContrast,
-                                        RandomCrop, RandomFlip, RandomRotation,
-                                        RandomTranslation, RandomZoom, Resizing)
+from kconv.layers.preprocessing import (AutoContrast, CenterCrop, RandomBrightness,
+                                        RandomColorDegeneration, RandomColorJitter,
+                                        RandomContrast, RandomCrop, RandomFlip,
+                                        RandomGrayscale, RandomHue, RandomInvert,
+                                        RandomPosterization, RandomRotation,
+                                        RandomSaturation, RandomSharpness, RandomTranslation,
+                                        RandomZoom, Resizing, Solarization)
 from kconv.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector,
                                     Reshape, UpSampling1D, UpSampling2D, UpSampling3D,
                                     ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
@@ -70,4 +74,7 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
            "RandomBrightness", "RandomContrast", "CenterCrop", "RandomCrop", "Resizing",
            "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
-           "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D"]
+           "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D",
+           "AutoContrast", "RandomColorDegeneration", "RandomColorJitter", "RandomGrayscale",
+           "RandomHue", "RandomInvert", "RandomPosterization", "RandomSaturation",
+           "RandomSharpness", "Solarization"]

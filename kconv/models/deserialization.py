@@ -42,7 +42,11 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     layers_lib.CenterCrop, layers_lib.RandomCrop, layers_lib.Resizing,
     layers_lib.AdaptiveAveragePooling1D, layers_lib.AdaptiveAveragePooling2D,
     layers_lib.AdaptiveAveragePooling3D, layers_lib.AdaptiveMaxPooling1D,
-    layers_lib.AdaptiveMaxPooling2D, layers_lib.AdaptiveMaxPooling3D)}
+    layers_lib.AdaptiveMaxPooling2D, layers_lib.AdaptiveMaxPooling3D,
+    layers_lib.AutoContrast, layers_lib.RandomColorDegeneration, layers_lib.RandomColorJitter,
+    layers_lib.RandomGrayscale, layers_lib.RandomHue, layers_lib.RandomInvert,
+    layers_lib.RandomPosterization, layers_lib.RandomSaturation, layers_lib.RandomSharpness,
+    layers_lib.Solarization)}
 # Keras's own internal layers of Keras Applications, loaded by name (never user code).
 KERAS_INTERNAL = {("keras.src.applications.inception_resnet_v2", "CustomScaleLayer"):
                   layers_lib.CustomScaleLayer}
@@ -69,13 +73,11 @@ OUTSIDE_TOOLKIT = {
     "a layer of arbitrary Python code": ("Lambda",),
 }
 # Keras layers that belong to the toolkit and that kconv does not build yet (issue #31).
-NOT_YET = ("AugMix", "AutoContrast", "ContrastLimitedAdaptiveHistogramEqualization",
-           "CutMix", "Equalization", "MaxNumBoundingBoxes", "MixUp", "Pipeline",
-           "RandAugment", "RandomColorDegeneration", "RandomColorJitter",
-           "RandomElasticTransform", "RandomErasing", "RandomGaussianBlur", "RandomGrayscale",
-           "RandomHue", "RandomInvert", "RandomPerspective", "RandomPosterization",
-           "RandomSaturation", "RandomSharpness", "RandomShear", "Solarization",
-           "SpectralNormalization", "TimeDistributed", "Wrapper")
+NOT_YET = ("AugMix", "ContrastLimitedAdaptiveHistogramEqualization", "CutMix",
+           "Equalization", "MaxNumBoundingBoxes", "MixUp", "Pipeline", "RandAugment",
+           "RandomElasticTransform", "RandomErasing", "RandomGaussianBlur",
+           "RandomPerspective", "RandomShear", "SpectralNormalization", "TimeDistributed",
+           "Wrapper")
 _OUTSIDE = {name: kind for kind, names in OUTSIDE_TOOLKIT.items() for name in names}
 _OPS_MODULE = "keras.src.ops.numpy"  # keras.ops calls recorded in a graph
 _KERAS_MODULES = ("keras", "keras.layers", "keras.initializers", "keras.regularizers",

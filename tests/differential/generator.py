@@ -384,9 +384,37 @@ def _augmentation(d, s):
     geometric = {"fill_mode": d.pick(("reflect", "wrap", "constant", "nearest")),
                  "interpolation": d.pick(("bilinear", "nearest")),
                  "fill_value": d.float(-1.0, 1.0), "seed": d.int(0, 99), **fmt}
-    kind = d.pick(("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
-                   "RandomContrast", "RandomBrightness", "RandomCrop", "Resizing",
-                   "CenterCrop"))
+    kinds = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+             "RandomContrast", "RandomBrightness", "RandomCrop", "Resizing", "CenterCrop",
+             "RandomInvert", "Solarization", "RandomPosterization", "RandomSharpness")
+    if s.data_format == "channels_last":  # Keras 3.15 takes channels_first extrema wrongly
+        kinds += ("AutoContrast",)
+    if s.channels == 3:  # the colour layers take RGB only
+        kinds += ("RandomGrayscale", "RandomColorDegeneration", "RandomSaturation",
+                  "RandomHue", "RandomColorJitter")
+    kind = d.pick(kinds)
+    value_range = {"value_range": d.pick(((0, 255), (-1, 1), (0, 1), (-4, 4)))}
+    if kind in ("RandomInvert", "RandomGrayscale"):
+        return kind, {"factor": 0.0 if quiet else d.float(0.0, 1.0), **fmt,
+                      **({} if kind == "RandomGrayscale" else value_range)}
+    if kind == "Solarization":
+        return kind, {"addition_factor": 0.0 if quiet else d.float(0.0, 0.5),
+                      "threshold_factor": 0.0 if quiet else d.float(0.0, 1.0), **value_range,
+                      **fmt}
+    if kind == "RandomPosterization":
+        bits = d.int(1, 8)
+        return kind, {"factor": (bits, bits) if quiet else d.int(2, 8), **value_range, **fmt}
+    if kind == "RandomSharpness":
+        return kind, {"factor": (0.5, 0.5) if quiet else d.float(0.0, 1.0), **value_range,
+                      **fmt}
+    if kind == "AutoContrast":
+        return kind, {**value_range, **fmt}
+    if kind in ("RandomColorDegeneration", "RandomSaturation", "RandomHue"):
+        return kind, {"factor": 0.0 if quiet else d.float(0.0, 0.9), **value_range, **fmt}
+    if kind == "RandomColorJitter":
+        return kind, {**value_range, **fmt, **{
+            f"{part}_factor": d.pick((None, 0.0 if quiet else d.float(0.05, 0.5)))
+            for part in ("brightness", "contrast", "saturation", "hue")}}
     if kind == "RandomFlip":
         return kind, {"mode": d.pick(("horizontal", "vertical", "horizontal_and_vertical")),
                       **fmt}
@@ -416,9 +444,13 @@ def stochastic(node):
     """Whether a node draws random numbers in training (then fit cannot be compared)."""
     if node.cls == "RandomFlip":
         return True
-    factors = [node.kwargs.get(k) for k in ("factor", "height_factor", "width_factor")]
-    return node.cls.startswith("Random") and node.cls != "RandomCrop" and any(
-        f not in (None, 0.0) for f in factors)
+    if node.cls in ("RandomPosterization", "RandomSharpness"):
+        return not isinstance(node.kwargs["factor"], tuple)
+    keys = ("factor", "height_factor", "width_factor", "addition_factor",
+            "threshold_factor", "brightness_factor", "contrast_factor", "saturation_factor",
+            "hue_factor")
+    return (node.cls.startswith("Random") or node.cls == "Solarization") and \
+        node.cls != "RandomCrop" and any(node.kwargs.get(k) not in (None, 0.0) for k in keys)
 
 
 def _pass_through(d, s):

@@ -3,8 +3,16 @@ act in training only, on the whole batch on its device."""
 
 from kconv.layers.preprocessing.geometric import (RandomFlip, RandomRotation,
                                                   RandomTranslation, RandomZoom)
-from kconv.layers.preprocessing.intensity import RandomBrightness, RandomContrast
+from kconv.layers.preprocessing.intensity import (AutoContrast, RandomBrightness,
+                                                  RandomContrast, RandomInvert,
+                                                  RandomPosterization, RandomSharpness,
+                                                  Solarization)
+from kconv.layers.preprocessing.color import (RandomColorDegeneration, RandomColorJitter,
+                                              RandomGrayscale, RandomHue, RandomSaturation)
 from kconv.layers.preprocessing.resizing import CenterCrop, RandomCrop, Resizing
 
 __all__ = ["RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
-           "RandomBrightness", "RandomContrast", "CenterCrop", "RandomCrop", "Resizing"]
+           "RandomBrightness", "RandomContrast", "RandomInvert", "Solarization",
+           "RandomPosterization", "RandomSharpness", "AutoContrast", "RandomGrayscale",
+           "RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomColorJitter",
+           "CenterCrop", "RandomCrop", "Resizing"]

@@ -92,5 +92,9 @@ class ImagePreprocessingLayer(Layer):
     def apply(self, images, params):
         raise NotImplementedError
 
+    config_keys = ("seed",)  # the arguments Keras writes into the config, with data_format
+
     def get_config(self):
-        return {**super().get_config(), "data_format": self.data_format, "seed": self.seed}
+        config_ = {**super().get_config(), "data_format": self.data_format}
+        config_.update({key: getattr(self, key) for key in self.config_keys})
+        return config_

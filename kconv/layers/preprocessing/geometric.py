@@ -81,9 +81,7 @@ class _AffineLayer(ImagePreprocessingLayer):
         return affine_transform(images, params["transforms"], self.interpolation,
                                 self.fill_mode, self.fill_value).to(images.dtype)
 
-    def get_config(self):
-        return {**super().get_config(), "fill_mode": self.fill_mode,
-                "interpolation": self.interpolation, "fill_value": self.fill_value}
+    config_keys = ("seed", "fill_mode", "interpolation", "fill_value")
 
 
 class RandomFlip(ImagePreprocessingLayer):
@@ -105,8 +103,7 @@ class RandomFlip(ImagePreprocessingLayer):
         flipped = images.flip(dims[self.mode])
         return torch.where(params["flips"].view(-1, 1, 1, 1), flipped, images)
 
-    def get_config(self):
-        return {**super().get_config(), "mode": self.mode}
+    config_keys = ("seed", "mode")
 
 
 class RandomRotation(_AffineLayer):
@@ -123,8 +120,7 @@ class RandomRotation(_AffineLayer):
         angles = self.uniform((n,), self.factor[0] * 360.0, self.factor[1] * 360.0, device)
         return {"angles": angles, "transforms": rotation_transforms(angles, height, width)}
 
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor}
+    config_keys = _AffineLayer.config_keys + ("factor",)
 
 
 def rotation_transforms(degrees, height, width):
@@ -156,9 +152,7 @@ class RandomTranslation(_AffineLayer):
         return {"translations": torch.stack([dx, dy], dim=1),
                 "transforms": torch.stack([one, zero, -dx, zero, one, -dy], dim=1)}
 
-    def get_config(self):
-        return {**super().get_config(), "height_factor": self.height_factor,
-                "width_factor": self.width_factor}
+    config_keys = _AffineLayer.config_keys + ("height_factor", "width_factor")
 
 
 class RandomZoom(_AffineLayer):
@@ -184,6 +178,4 @@ class RandomZoom(_AffineLayer):
             zx, zero, (width - 1) / 2.0 * (1 - zx), zero, zy, (height - 1) / 2.0 * (1 - zy)],
             dim=1)}
 
-    def get_config(self):
-        return {**super().get_config(), "height_factor": self.height_factor,
-                "width_factor": self.width_factor}
+    config_keys = _AffineLayer.config_keys + ("height_factor", "width_factor")

@@ -1,5 +1,9 @@
-"""Keras's intensity augmentation layers: ``RandomContrast`` and ``RandomBrightness``, one
-draw per image, results clipped to ``value_range``."""
+"""Keras's intensity layers: ``RandomContrast``, ``RandomBrightness``, ``RandomInvert``,
+``Solarization``, ``RandomPosterization``, ``RandomSharpness`` (one draw per image) and
+``AutoContrast``; ``value_range`` is the images' range of values."""
+
+import torch
+import torch.nn.functional as F
 
 from kconv.layers.preprocessing.base import (ImagePreprocessingLayer, check_factor,
                                              check_value_range)
@@ -17,11 +21,7 @@ class _IntensityLayer(ImagePreprocessingLayer):
     def _clip(self, images):
         return images.clamp(self.value_range[0], self.value_range[1])
 
-    def get_config(self):
-        config_ = super().get_config()
-        if self.data_format == "channels_last":  # Keras writes none (its base reads one)
-            del config_["data_format"]
-        return {**config_, "factor": self.factor, "value_range": self.value_range}
+    config_keys = ("seed", "factor", "value_range")
 
 
 class RandomContrast(_IntensityLayer):
@@ -51,3 +51,137 @@ class RandomBrightness(_IntensityLayer):
 
     def apply(self, images, params):
         return self._clip(images + params["rgb_delta"].view(-1, 1, 1, 1).to(images.dtype))
+
+
+def to_range(images, source, target):
+    """Values mapped linearly from ``source`` (low, high) to ``target`` (Keras's
+    ``_transform_value_range``)."""
+    if tuple(source) == tuple(target):
+        return images
+    return (images - source[0]) / (source[1] - source[0]) * (target[1] - target[0]) \
+        + target[0]
+
+
+class RandomInvert(ImagePreprocessingLayer):
+    """Replaces each image by ``value_range[1] - image`` with a probability drawn uniformly
+    from ``factor`` (a number f means (0, f))."""
+
+    config_keys = ("factor", "value_range", "seed")
+
+    def __init__(self, factor=1.0, value_range=(0, 255), seed=None, data_format=None, *,
+                 input_shape=None, name=None, trainable=True):
+        super().__init__(data_format, seed, input_shape=input_shape, name=name,
+                         trainable=trainable)
+        self.factor = check_factor("factor", factor, (0.0, 1.0))
+        self.value_range = check_value_range(value_range)
+
+    def sample(self, n, height, width, device):
+        probability = self.uniform((n,), *self.factor, device)
+        return {"apply_inversion": self.uniform((n,), 0.0, 1.0, device) < probability}
+
+    def apply(self, images, params):
+        return torch.where(params["apply_inversion"].view(-1, 1, 1, 1),
+                           self.value_range[1] - images, images)
+
+
+class Solarization(ImagePreprocessingLayer):
+    """Adds a constant drawn from ``addition_factor`` (times 255 at its top) to each image
+    on a 0-255 scale, then inverts the pixels at or above a threshold drawn from
+    ``threshold_factor`` (the same way), as Keras does; a number f means (0, f)."""
+
+    config_keys = ("value_range", "addition_factor", "threshold_factor", "seed")
+
+    def __init__(self, addition_factor=0.0, threshold_factor=0.0, value_range=(0, 255),
+                 seed=None, data_format=None, *, input_shape=None, name=None,
+                 trainable=True):
+        super().__init__(data_format, seed, input_shape=input_shape, name=name,
+                         trainable=trainable)
+        self.addition_factor = check_factor("addition_factor", addition_factor, (0.0, 1.0))
+        self.threshold_factor = check_factor("threshold_factor", threshold_factor,
+                                             (0.0, 1.0))
+        self.value_range = check_value_range(value_range)
+
+    def sample(self, n, height, width, device):
+        (a0, a1), (t0, t1) = self.addition_factor, self.threshold_factor
+        return {"additions": self.uniform((n,), a0, a1 * 255, device),
+                "thresholds": self.uniform((n,), t0, t1 * 255, device)}
+
+    def apply(self, images, params):
+        x = to_range(images, self.value_range, (0, 255))
+        x = (x + params["additions"].view(-1, 1, 1, 1)).clamp(0, 255)
+        x = torch.where(x < params["thresholds"].view(-1, 1, 1, 1), x, 255 - x)
+        return to_range(x, (0, 255), self.value_range)
+
+
+class RandomPosterization(ImagePreprocessingLayer):
+    """Keeps, on a 0-255 scale, the top ``bits`` bits of each pixel, ``bits`` drawn per
+    image from ``factor`` (a number f in [1, 8] means the integers 1 .. f - 1, as Keras
+    draws them; a pair of equal numbers means that many bits)."""
+
+    config_keys = ("factor", "value_range", "seed")
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, *,
+                 input_shape=None, name=None, trainable=True):
+        super().__init__(data_format, seed, input_shape=input_shape, name=name,
+                         trainable=trainable)
+        self.factor = check_factor("factor", factor, (1.0, 8.0))
+        self.value_range = check_value_range(value_range)
+
+    def sample(self, n, height, width, device):
+        low, high = (int(f) for f in self.factor)
+        bits = torch.full((n,), low, device=device) if low == high else torch.randint(
+            low, high, (n,), generator=self._generator(device), device=device)
+        return {"shift_factor": 8 - bits}
+
+    def apply(self, images, params):
+        shift = params["shift_factor"].to(torch.uint8).view(-1, 1, 1, 1)
+        x = to_range(images, self.value_range, (0, 255)).to(torch.uint8)
+        x = torch.bitwise_left_shift(torch.bitwise_right_shift(x, shift), shift)
+        return to_range(x.to(images.dtype), (0, 255), self.value_range)
+
+
+class RandomSharpness(ImagePreprocessingLayer):
+    """Blends each image with its 3x3 smoothing (zero-padded at the borders, as Keras) by
+    ``1 - 2·f``, ``f`` drawn from ``factor`` (a number f means (0, f)): f below ½ blurs,
+    above ½ sharpens."""
+
+    config_keys = ("factor", "value_range", "seed")
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, *,
+                 input_shape=None, name=None, trainable=True):
+        super().__init__(data_format, seed, input_shape=input_shape, name=name,
+                         trainable=trainable)
+        self.factor = check_factor("factor", factor, (0.0, 1.0))
+        self.value_range = check_value_range(value_range)
+
+    def sample(self, n, height, width, device):
+        return {"factor": self.uniform((n,), *self.factor, device)}
+
+    def apply(self, images, params):
+        channels = images.shape[1]
+        a, b = 1.0 / 13.0, 5.0 / 13.0
+        kernel = torch.tensor([[a, a, a], [a, b, a], [a, a, a]], dtype=images.dtype,
+                              device=images.device).expand(channels, 1, 3, 3)
+        smoothed = F.conv2d(images, kernel, padding=1, groups=channels)
+        blend = 1.0 - 2 * params["factor"].view(-1, 1, 1, 1).to(images.dtype)
+        return (images + blend * (smoothed - images)).clamp(*self.value_range)
+
+
+class AutoContrast(ImagePreprocessingLayer):
+    """Stretches each channel of each image to the full ``value_range`` (training and
+    inference alike, as Keras); a constant channel is left as it is."""
+
+    config_keys = ("value_range",)
+
+    def __init__(self, value_range=(0, 255), data_format=None, *, input_shape=None, name=None,
+                 trainable=True):
+        super().__init__(data_format, None, input_shape=input_shape, name=name,
+                         trainable=trainable)
+        self.value_range = check_value_range(value_range)
+
+    def transform(self, images):
+        x = to_range(images, self.value_range, (0, 255))
+        low, high = x.amin(dim=(2, 3), keepdim=True), x.amax(dim=(2, 3), keepdim=True)
+        scale = 255.0 / (high - low)
+        x = to_range((x * scale - low * scale).clamp(0, 255), (0, 255), self.value_range)
+        return torch.where(torch.isnan(x), images, x)

@@ -59,10 +59,7 @@ class _SizedLayer(ImagePreprocessingLayer):
         shape[axes[0]], shape[axes[1]] = self.height, self.width
         return tuple(shape)
 
-    def get_config(self):
-        config_ = {**super().get_config(), "height": self.height, "width": self.width}
-        del config_["seed"]
-        return config_
+    config_keys = ("height", "width")
 
 
 class Resizing(_SizedLayer):
@@ -96,11 +93,9 @@ class Resizing(_SizedLayer):
         return resize(images, (self.height, self.width), self.interpolation, self.antialias,
                       self.crop_to_aspect_ratio, self.pad_to_aspect_ratio, self.fill_value)
 
-    def get_config(self):
-        return {**super().get_config(), "interpolation": self.interpolation,
-                "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
-                "pad_to_aspect_ratio": self.pad_to_aspect_ratio, "fill_mode": self.fill_mode,
-                "fill_value": self.fill_value, "antialias": self.antialias}
+    config_keys = _SizedLayer.config_keys + (
+        "interpolation", "crop_to_aspect_ratio", "pad_to_aspect_ratio", "fill_mode",
+        "fill_value", "antialias")
 
 
 def _center_or_resize(images, height, width):
@@ -152,5 +147,4 @@ class RandomCrop(_SizedLayer):
             return super().transform(images)
         return resize(images, (self.height, self.width), crop_to_aspect_ratio=True)
 
-    def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
+    config_keys = _SizedLayer.config_keys + ("seed",)

@@ -28,7 +28,11 @@ ARGS = {"Activation": ("relu",), "Dense": (3,), "Dropout": (0.5,), "SpatialDropo
         "Reshape": ((-1, 4),), "Permute": ((2, 1, 3),), "RepeatVector": (2,),
         "RandomRotation": (0.1,), "RandomZoom": (0.1,), "RandomTranslation": (0.1, 0.1),
         "RandomContrast": (0.1,), "RandomBrightness": (0.1,), "RandomCrop": (4, 4),
-        "Resizing": (4, 5), "CenterCrop": (4, 4), "Dot": (-1,)}
+        "Resizing": (4, 5), "CenterCrop": (4, 4), "Dot": (-1,), "RandomPosterization": (4,),
+        "RandomSharpness": (0.3,), "RandomColorDegeneration": (0.3,),
+        "RandomSaturation": (0.3,), "RandomHue": (0.3,)}
+RGB_ONLY = ("RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomColorJitter",
+            "RandomGrayscale")
 KWARGS = {"Normalization": {"mean": 0.5, "variance": 2.0}}
 INPUTS = {1: (10, 32), 2: (8, 8, 32), 3: (6, 6, 6, 32)}
 MERGING = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
@@ -49,6 +53,8 @@ def _args(name):
 def _input_shape(name):
     if name == "RepeatVector":
         return (6,)
+    if name in RGB_ONLY:
+        return (8, 8, 3)
     rank = re.search(r"([123])D", name)
     return INPUTS[int(rank.group(1)) if rank else 2]
 
