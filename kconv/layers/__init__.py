@@ -28,6 +28,7 @@ from kconv.layers.pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooli
 from kconv.layers.preprocessing import (AutoContrast, CenterCrop, RandomBrightness,
                                         RandomColorDegeneration, RandomColorJitter,
                                         RandomContrast, RandomCrop, RandomFlip,
+                                        RandomGaussianBlur, RandomShear,
                                         RandomGrayscale, RandomHue, RandomInvert,
                                         RandomPosterization, RandomRotation,
                                         RandomSaturation, RandomSharpness, RandomTranslation,
@@ -77,4 +78,4 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D",
            "AutoContrast", "RandomColorDegeneration", "RandomColorJitter", "RandomGrayscale",
            "RandomHue", "RandomInvert", "RandomPosterization", "RandomSaturation",
-           "RandomSharpness", "Solarization"]
+           "RandomSharpness", "Solarization", "RandomShear", "RandomGaussianBlur"]

@@ -386,7 +386,8 @@ def _augmentation(d, s):
                  "fill_value": d.float(-1.0, 1.0), "seed": d.int(0, 99), **fmt}
     kinds = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
              "RandomContrast", "RandomBrightness", "RandomCrop", "Resizing", "CenterCrop",
-             "RandomInvert", "Solarization", "RandomPosterization", "RandomSharpness")
+             "RandomInvert", "Solarization", "RandomPosterization", "RandomSharpness",
+             "RandomShear", "RandomGaussianBlur")
     if s.data_format == "channels_last":  # Keras 3.15 takes channels_first extrema wrongly
         kinds += ("AutoContrast",)
     if s.channels == 3:  # the colour layers take RGB only
@@ -407,6 +408,14 @@ def _augmentation(d, s):
     if kind == "RandomSharpness":
         return kind, {"factor": (0.5, 0.5) if quiet else d.float(0.0, 1.0), **value_range,
                       **fmt}
+    if kind == "RandomShear":
+        return kind, {"x_factor": 0.0 if quiet else d.float(0.0, 0.5),
+                      "y_factor": 0.0 if quiet else d.float(0.0, 0.5), **geometric}
+    if kind == "RandomGaussianBlur":
+        size = d.pick((1, 3, 5))
+        return kind, {"factor": 0.0 if quiet else d.float(0.2, 1.0), "kernel_size": size,
+                      "sigma": d.pick((1.0, (d.float(0.1, 0.5), d.float(0.5, 1.0)))),
+                      **value_range, **fmt}
     if kind == "AutoContrast":
         return kind, {**value_range, **fmt}
     if kind in ("RandomColorDegeneration", "RandomSaturation", "RandomHue"):
@@ -447,7 +456,7 @@ def stochastic(node):
     if node.cls in ("RandomPosterization", "RandomSharpness"):
         return not isinstance(node.kwargs["factor"], tuple)
     keys = ("factor", "height_factor", "width_factor", "addition_factor",
-            "threshold_factor", "brightness_factor", "contrast_factor", "saturation_factor",
+            "threshold_factor", "x_factor", "y_factor", "brightness_factor", "contrast_factor", "saturation_factor",
             "hue_factor")
     return (node.cls.startswith("Random") or node.cls == "Solarization") and \
         node.cls != "RandomCrop" and any(node.kwargs.get(k) not in (None, 0.0) for k in keys)

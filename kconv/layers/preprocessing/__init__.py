@@ -1,10 +1,11 @@
 """Keras's image preprocessing and augmentation layers, usable inside a model: random ones
 act in training only, on the whole batch on its device."""
 
-from kconv.layers.preprocessing.geometric import (RandomFlip, RandomRotation,
+from kconv.layers.preprocessing.geometric import (RandomFlip, RandomRotation, RandomShear,
                                                   RandomTranslation, RandomZoom)
 from kconv.layers.preprocessing.intensity import (AutoContrast, RandomBrightness,
-                                                  RandomContrast, RandomInvert,
+                                                  RandomContrast, RandomGaussianBlur,
+                                                  RandomInvert,
                                                   RandomPosterization, RandomSharpness,
                                                   Solarization)
 from kconv.layers.preprocessing.color import (RandomColorDegeneration, RandomColorJitter,
@@ -15,4 +16,4 @@ __all__ = ["RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
            "RandomBrightness", "RandomContrast", "RandomInvert", "Solarization",
            "RandomPosterization", "RandomSharpness", "AutoContrast", "RandomGrayscale",
            "RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomColorJitter",
-           "CenterCrop", "RandomCrop", "Resizing"]
+           "RandomShear", "RandomGaussianBlur", "CenterCrop", "RandomCrop", "Resizing"]

@@ -1,7 +1,7 @@
 """Keras's geometric augmentation layers: ``RandomFlip``, ``RandomRotation``,
-``RandomTranslation`` and ``RandomZoom``.
+``RandomTranslation``, ``RandomZoom`` and ``RandomShear``.
 
-Rotation, translation and zoom draw one affine map per image and resample the whole batch
+Rotation, translation, zoom and shear draw one affine map per image and resample the whole batch
 with :func:`affine_transform`, Keras's own resampling: output pixel ``(x, y)`` (column, row)
 reads input point ``(a0·x + a1·y + a2, b0·x + b1·y + b2)``; ``'bilinear'`` blends its four
 neighbours and ``'nearest'`` rounds (half to even); a neighbour outside the image is moved in
@@ -179,3 +179,37 @@ class RandomZoom(_AffineLayer):
             dim=1)}
 
     config_keys = _AffineLayer.config_keys + ("height_factor", "width_factor")
+
+
+class RandomShear(_AffineLayer):
+    """Shears each image along x and y by amounts drawn from ``x_factor`` and ``y_factor``
+    (a number f in [0, 1] means (-f, f)), both negated together with probability ½; the
+    map is Keras's, about the top-left corner."""
+
+    config_keys = _AffineLayer.config_keys + ("x_factor", "y_factor")
+
+    def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear",
+                 fill_mode="reflect", fill_value=0.0, data_format=None, seed=None, *,
+                 input_shape=None, name=None, trainable=True):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format,
+                         input_shape=input_shape, name=name, trainable=trainable)
+        self.x_factor = _shear_factor("x_factor", x_factor)
+        self.y_factor = _shear_factor("y_factor", y_factor)
+
+    def sample(self, n, height, width, device):
+        sign = torch.where(self.uniform((n,), 0.0, 1.0, device) > 0.5, -1.0, 1.0)
+        shear_y = self.uniform((n,), *self.y_factor, device)
+        shear_x = self.uniform((n,), *self.x_factor, device)
+        shears = torch.stack([shear_x, shear_y], dim=1) * sign[:, None]
+        one, zero = torch.ones_like(sign), torch.zeros_like(sign)
+        return {"shear_factor": shears, "transforms": torch.stack(
+            [one, shears[:, 0], zero, shears[:, 1], one, zero], dim=1)}
+
+
+def _shear_factor(name, factor):
+    """Keras's shear factors: a number f in [0, 1] gives (-f, f); a pair is taken in
+    [-1, 1] (Keras's own configs hold (-f, f), which Keras 3.15 then refuses to load)."""
+    if isinstance(factor, (tuple, list)):
+        return check_factor(name, factor, (-1.0, 1.0))
+    low, high = check_factor(name, factor, (0.0, 1.0))
+    return -high, high

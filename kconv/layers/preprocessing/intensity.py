@@ -1,12 +1,13 @@
 """Keras's intensity layers: ``RandomContrast``, ``RandomBrightness``, ``RandomInvert``,
-``Solarization``, ``RandomPosterization``, ``RandomSharpness`` (one draw per image) and
-``AutoContrast``; ``value_range`` is the images' range of values."""
+``Solarization``, ``RandomPosterization``, ``RandomSharpness``, ``RandomGaussianBlur`` (one
+draw per image) and ``AutoContrast``; ``value_range`` is the images' range of values."""
 
 import torch
 import torch.nn.functional as F
 
 from kconv.layers.preprocessing.base import (ImagePreprocessingLayer, check_factor,
                                              check_value_range)
+from kconv.validation import invalid_value
 
 
 class _IntensityLayer(ImagePreprocessingLayer):
@@ -124,11 +125,14 @@ class RandomPosterization(ImagePreprocessingLayer):
                  input_shape=None, name=None, trainable=True):
         super().__init__(data_format, seed, input_shape=input_shape, name=name,
                          trainable=trainable)
-        self.factor = check_factor("factor", factor, (1.0, 8.0))
+        bits = check_factor("factor", factor, (1.0, 8.0))
+        if any(b != int(b) for b in bits):
+            raise invalid_value("factor", "an int or a pair of ints in [1, 8]", factor)
+        self.factor = tuple(int(b) for b in bits)
         self.value_range = check_value_range(value_range)
 
     def sample(self, n, height, width, device):
-        low, high = (int(f) for f in self.factor)
+        low, high = self.factor
         bits = torch.full((n,), low, device=device) if low == high else torch.randint(
             low, high, (n,), generator=self._generator(device), device=device)
         return {"shift_factor": 8 - bits}
@@ -185,3 +189,45 @@ class AutoContrast(ImagePreprocessingLayer):
         scale = 255.0 / (high - low)
         x = to_range((x * scale - low * scale).clamp(0, 255), (0, 255), self.value_range)
         return torch.where(torch.isnan(x), images, x)
+
+
+class RandomGaussianBlur(ImagePreprocessingLayer):
+    """Blurs each image with probability drawn from ``factor`` (a number f means (0, f)),
+    with a ``kernel_size`` Gaussian (odd sizes, zero padding) whose (x, y) widths are drawn
+    once per batch from ``sigma`` (a number s in [0, 1] means (0, s)), as Keras."""
+
+    config_keys = ("factor", "kernel_size", "sigma", "value_range", "seed")
+
+    def __init__(self, factor=1.0, kernel_size=3, sigma=1.0, value_range=(0, 255),
+                 data_format=None, seed=None, *, input_shape=None, name=None,
+                 trainable=True):
+        super().__init__(data_format, seed, input_shape=input_shape, name=name,
+                         trainable=trainable)
+        self.factor = check_factor("factor", factor, (0.0, 1.0))
+        sizes = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else \
+            (kernel_size, kernel_size)
+        if len(sizes) != 2 or not all(isinstance(k, int) and k > 0 and k % 2 for k in sizes):
+            raise invalid_value("kernel_size", "an odd positive int or a pair of them",
+                                kernel_size)
+        self.kernel_size = sizes
+        self.sigma = check_factor("sigma", sigma, (0.0, 1.0))
+        self.value_range = check_value_range(value_range)
+
+    def sample(self, n, height, width, device):
+        probability = self.uniform((n,), *self.factor, device)
+        return {"should_apply_blur": self.uniform((n,), 0.0, 1.0, device) < probability,
+                "blur_factor": self.uniform((2,), *self.sigma, device) + 1e-6}
+
+    def apply(self, images, params):
+        (size_x, size_y), sigma = self.kernel_size, params["blur_factor"].to(images.dtype)
+
+        def kernel1d(size, s):
+            x = torch.arange(size, dtype=images.dtype, device=images.device) - (size - 1) / 2
+            k = torch.exp(-0.5 * (x / s) ** 2)
+            return k / k.sum()
+        kernel = torch.outer(kernel1d(size_y, sigma[1]), kernel1d(size_x, sigma[0]))
+        channels = images.shape[1]
+        kernel = kernel.view(1, 1, size_x, size_y).expand(channels, 1, size_x, size_y)
+        blurred = F.conv2d(images, kernel, padding=size_x // 2, groups=channels)
+        blurred = torch.where(params["should_apply_blur"].view(-1, 1, 1, 1), blurred, images)
+        return blurred.clamp(*self.value_range)

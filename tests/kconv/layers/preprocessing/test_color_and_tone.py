@@ -33,6 +33,8 @@ LAYERS = [
     ("RandomHue", {"factor": 0.8}, {"factor": per_image((-1,))}),
     ("RandomHue", {"factor": 0.5, "value_range": (0, 1)}, {"factor": per_image((-1,))}),
     ("RandomGrayscale", {"factor": 0.5}, None),
+    ("RandomGaussianBlur", {"factor": 0.7, "kernel_size": 5, "sigma": (0.3, 0.9)},
+     {"should_apply_blur": per_image((-1,)), "blur_factor": per_image((-1,))}),
 ]
 
 
@@ -62,7 +64,8 @@ def test_outputs_on_the_same_draws_are_keras(name, kwargs, keys, data_format):
 
 @pytest.mark.parametrize("name, kwargs, keys", [c for c in LAYERS if c[2]])
 def test_draws_follow_keras_distributions(name, kwargs, keys):
-    layer, k_layer = getattr(L, name)(seed=2, **kwargs), getattr(keras.layers, name)(**kwargs)
+    layer = getattr(L, name)(seed=2, **kwargs)
+    k_layer = getattr(keras.layers, name)(seed=3, **kwargs)
     x = np.zeros((200, 5, 7, 3), "float32")
     for key in keys:
         ours = np.concatenate([layer.sample(200, 5, 7, "cpu")[key].numpy().ravel()
@@ -154,12 +157,15 @@ def test_random_in_training_only_and_configs_open_both_ways(name, kwargs):
     (lambda: L.Solarization(addition_factor=2.0), "addition_factor"),
     (lambda: L.Solarization(threshold_factor=(0.1, 0.2, 0.3)), "threshold_factor"),
     (lambda: L.RandomPosterization(9), "factor"),
+    (lambda: L.RandomPosterization(2.5), "factor"),
     (lambda: L.RandomSharpness(-0.5), "factor"),
     (lambda: L.AutoContrast(value_range=3), "value_range"),
     (lambda: L.RandomGrayscale(2.0), "factor"),
     (lambda: L.RandomHue(-0.2), "factor"),
     (lambda: L.RandomSaturation("much"), "factor"),
     (lambda: L.RandomColorDegeneration(0.3)(torch.ones(1, 4, 4, 2)), "RGB"),
+    (lambda: L.RandomGaussianBlur(kernel_size=4), "kernel_size"),
+    (lambda: L.RandomGaussianBlur(sigma=2.0), "sigma"),
 ])
 def test_bad_arguments_are_one_line(call, name):
     with pytest.raises((ValueError, TypeError)) as error:

@@ -60,6 +60,9 @@ def test_rotation_translation_zoom_resample_as_keras(fill_mode, interpolation, d
             (lambda lib: lib.layers.RandomTranslation(0.6, (-0.3, 0.9), **kwargs),
              lambda p, s: {"translations": keras.ops.convert_to_tensor(
                  p["translations"].numpy())}),
+            (lambda lib: lib.layers.RandomShear(0.3, (0.1, 0.5), **kwargs),
+             lambda p, s: {"shear_factor": keras.ops.convert_to_tensor(
+                 p["shear_factor"].numpy())}),
             (lambda lib: lib.layers.RandomZoom((-0.5, 0.7), (-0.4, 0.3), **kwargs),
              lambda p, s: {"width_zoom": keras.ops.convert_to_tensor(p["zooms"][:, :1].numpy()),
                            "height_zoom": keras.ops.convert_to_tensor(
@@ -100,6 +103,7 @@ def our_draws(layer, key, x, rounds=40):
     ("RandomTranslation", (0.3, (-0.2, 0.5)), "translations", "translations"),
     ("RandomZoom", ((-0.3, 0.2),), "height_zoom", "zooms"),
     ("RandomZoom", (0.2, (-0.5, 0.1)), "width_zoom", "zooms"),
+    ("RandomShear", (0.4, (0.1, 0.6)), "shear_factor", "shear_factor"),
 ])
 def test_draws_follow_keras_distributions(name, args, key, ours_key):
     x = images(n=50)
@@ -122,7 +126,8 @@ def test_flip_draws_half_and_zoom_without_width_keeps_aspect():
 
 
 @pytest.mark.parametrize("layer", [
-    L.RandomFlip(), L.RandomRotation(0.2), L.RandomTranslation(0.2, 0.2), L.RandomZoom(0.3)],
+    L.RandomFlip(), L.RandomRotation(0.2), L.RandomTranslation(0.2, 0.2), L.RandomZoom(0.3),
+    L.RandomShear(0.3, 0.2)],
     ids=lambda layer: type(layer).__name__)
 def test_random_only_in_training_and_seeded(layer):
     x = torch.from_numpy(images())
@@ -140,7 +145,9 @@ def test_random_only_in_training_and_seeded(layer):
     L.RandomRotation((-0.2, 0.1), fill_mode="constant", interpolation="nearest", seed=1,
                      fill_value=2.0),
     L.RandomTranslation((-0.1, 0.2), 0.3, fill_mode="wrap"),
-    L.RandomZoom(0.2, (-0.3, 0.1), fill_mode="nearest")], ids=lambda layer: type(layer).__name__)
+    L.RandomZoom(0.2, (-0.3, 0.1), fill_mode="nearest"),
+    L.RandomShear((0.1, 0.3), (0.0, 0.2), fill_mode="constant", seed=2)],
+    ids=lambda layer: type(layer).__name__)
 def test_configs_open_both_ways(layer):
     config = layer.get_config()
     k_layer = keras.layers.deserialize({"module": "keras.layers",
@@ -164,6 +171,7 @@ def test_configs_open_both_ways(layer):
     (lambda: L.RandomTranslation(0.1, 2), "width_factor"),
     (lambda: L.RandomTranslation(0.1, 0.1, interpolation="bicubic"), "interpolation"),
     (lambda: L.RandomFlip(data_format="nhwc"), "data_format"),
+    (lambda: L.RandomShear(x_factor=-0.2), "x_factor"),
     (lambda: L.RandomFlip(seed="x"), "seed"),
     (lambda: L.RandomFlip()(torch.ones(2, 3)), "rank"),
 ])
