@@ -25,7 +25,8 @@ from kconv.layers.pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooli
                                   GlobalAveragePooling3D, GlobalMaxPooling1D,
                                   GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
                                   MaxPooling2D, MaxPooling3D)
-from kconv.layers.preprocessing import (AutoContrast, CenterCrop, RandomBrightness,
+from kconv.layers.preprocessing import (AutoContrast, CenterCrop, CutMix, Equalization,
+                                        MixUp, RandomBrightness, RandomErasing,
                                         RandomColorDegeneration, RandomColorJitter,
                                         RandomContrast, RandomCrop, RandomFlip,
                                         RandomGaussianBlur, RandomShear,
@@ -78,4 +79,5 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D",
            "AutoContrast", "RandomColorDegeneration", "RandomColorJitter", "RandomGrayscale",
            "RandomHue", "RandomInvert", "RandomPosterization", "RandomSaturation",
-           "RandomSharpness", "Solarization", "RandomShear", "RandomGaussianBlur"]
+           "RandomSharpness", "Solarization", "RandomShear", "RandomGaussianBlur",
+           "Equalization", "RandomErasing", "CutMix", "MixUp"]

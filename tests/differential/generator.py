@@ -387,7 +387,8 @@ def _augmentation(d, s):
     kinds = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
              "RandomContrast", "RandomBrightness", "RandomCrop", "Resizing", "CenterCrop",
              "RandomInvert", "Solarization", "RandomPosterization", "RandomSharpness",
-             "RandomShear", "RandomGaussianBlur")
+             "RandomShear", "RandomGaussianBlur", "Equalization", "RandomErasing", "CutMix",
+             "MixUp")
     if s.data_format == "channels_last":  # Keras 3.15 takes channels_first extrema wrongly
         kinds += ("AutoContrast",)
     if s.channels == 3:  # the colour layers take RGB only
@@ -416,6 +417,16 @@ def _augmentation(d, s):
         return kind, {"factor": 0.0 if quiet else d.float(0.2, 1.0), "kernel_size": size,
                       "sigma": d.pick((1.0, (d.float(0.1, 0.5), d.float(0.5, 1.0)))),
                       **value_range, **fmt}
+    if kind == "Equalization":
+        return kind, {"bins": d.pick((256, d.int(2, 64))), **value_range, **fmt}
+    if kind == "RandomErasing":
+        return kind, {"factor": 0.0 if quiet else d.float(0.2, 1.0),
+                      "scale": d.pick(((0.02, 0.33), (d.float(0.0, 0.3), d.float(0.3, 1.0)))),
+                      "fill_value": d.pick((None, d.float(-1.0, 1.0))), **value_range, **fmt}
+    if kind == "CutMix":
+        return kind, {"factor": d.float(0.1, 1.0), **fmt}
+    if kind == "MixUp":
+        return kind, {"alpha": d.float(0.1, 1.0), **fmt}
     if kind == "AutoContrast":
         return kind, {**value_range, **fmt}
     if kind in ("RandomColorDegeneration", "RandomSaturation", "RandomHue"):
@@ -451,7 +462,7 @@ def _augmentation(d, s):
 
 def stochastic(node):
     """Whether a node draws random numbers in training (then fit cannot be compared)."""
-    if node.cls == "RandomFlip":
+    if node.cls in ("RandomFlip", "CutMix", "MixUp"):
         return True
     if node.cls in ("RandomPosterization", "RandomSharpness"):
         return not isinstance(node.kwargs["factor"], tuple)

@@ -5,15 +5,17 @@ from kconv.layers.preprocessing.geometric import (RandomFlip, RandomRotation, Ra
                                                   RandomTranslation, RandomZoom)
 from kconv.layers.preprocessing.intensity import (AutoContrast, RandomBrightness,
                                                   RandomContrast, RandomGaussianBlur,
-                                                  RandomInvert,
+                                                  Equalization, RandomInvert,
                                                   RandomPosterization, RandomSharpness,
                                                   Solarization)
 from kconv.layers.preprocessing.color import (RandomColorDegeneration, RandomColorJitter,
                                               RandomGrayscale, RandomHue, RandomSaturation)
+from kconv.layers.preprocessing.mixing import CutMix, MixUp, RandomErasing
 from kconv.layers.preprocessing.resizing import CenterCrop, RandomCrop, Resizing
 
 __all__ = ["RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
            "RandomBrightness", "RandomContrast", "RandomInvert", "Solarization",
            "RandomPosterization", "RandomSharpness", "AutoContrast", "RandomGrayscale",
            "RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomColorJitter",
-           "RandomShear", "RandomGaussianBlur", "CenterCrop", "RandomCrop", "Resizing"]
+           "RandomShear", "RandomGaussianBlur", "Equalization", "RandomErasing", "CutMix",
+           "MixUp", "CenterCrop", "RandomCrop", "Resizing"]

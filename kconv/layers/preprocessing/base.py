@@ -69,6 +69,20 @@ class ImagePreprocessingLayer(Layer):
         u = torch.rand(shape, generator=self._generator(device), device=device)
         return low + (high - low) * u
 
+    def beta(self, n, alpha, device):
+        """``n`` draws from Beta(alpha, alpha), from this layer's generator when seeded."""
+        concentration = torch.full((n,), float(alpha))
+        generator = self._generator("cpu")
+        if generator is None:
+            return torch.distributions.Beta(concentration, concentration).sample().to(device)
+        seed = int(torch.randint(2 ** 62, (), generator=generator))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return torch.distributions.Beta(concentration, concentration).sample().to(device)
+
+    def permutation(self, n, device):
+        return torch.randperm(n, generator=self._generator("cpu")).to(device)
+
     def call(self, x):
         if not (x.is_floating_point() or x.is_complex()):
             x = x.float()

@@ -1,13 +1,14 @@
 """Keras's intensity layers: ``RandomContrast``, ``RandomBrightness``, ``RandomInvert``,
 ``Solarization``, ``RandomPosterization``, ``RandomSharpness``, ``RandomGaussianBlur`` (one
-draw per image) and ``AutoContrast``; ``value_range`` is the images' range of values."""
+draw per image), ``AutoContrast`` and ``Equalization``; ``value_range`` is the images' range
+of values."""
 
 import torch
 import torch.nn.functional as F
 
 from kconv.layers.preprocessing.base import (ImagePreprocessingLayer, check_factor,
                                              check_value_range)
-from kconv.validation import invalid_value
+from kconv.validation import check_int, invalid_value
 
 
 class _IntensityLayer(ImagePreprocessingLayer):
@@ -231,3 +232,38 @@ class RandomGaussianBlur(ImagePreprocessingLayer):
         blurred = F.conv2d(images, kernel, padding=size_x // 2, groups=channels)
         blurred = torch.where(params["should_apply_blur"].view(-1, 1, 1, 1), blurred, images)
         return blurred.clamp(*self.value_range)
+
+
+class Equalization(ImagePreprocessingLayer):
+    """Histogram equalization of each channel over the whole batch (as Keras computes it),
+    with ``bins`` bins on a 0-255 scale; in training only, as Keras applies it."""
+
+    config_keys = ("bins", "value_range")
+
+    def __init__(self, value_range=(0, 255), bins=256, data_format=None, *,
+                 input_shape=None, name=None, trainable=True):
+        super().__init__(data_format, None, input_shape=input_shape, name=name,
+                         trainable=trainable)
+        self.bins = check_int("bins", bins, minimum=2)
+        self.value_range = check_value_range(value_range)
+
+    def transform(self, images):
+        if not self.training:
+            return images
+        bins, channels = self.bins, images.shape[1]
+        x = to_range(images, self.value_range, (0, 255)).transpose(0, 1).reshape(channels, -1)
+        index = (x * (bins - 1) / 255).to(torch.int32).clamp(0, bins - 1).long()
+        offsets = torch.arange(channels, device=x.device)[:, None] * bins
+        hist = torch.bincount((index + offsets).reshape(-1), minlength=channels * bins)
+        cdf = hist.reshape(channels, bins).cumsum(dim=1)
+        cdf_min = torch.where(cdf > 0, cdf, cdf[:, -1:]).amin(dim=1, keepdim=True)
+        denominator = cdf[:, -1:] - cdf_min
+        denominator = torch.where(denominator == 0, torch.ones_like(denominator), denominator)
+        table = torch.round((cdf - cdf_min) * 255 / denominator).clamp(0, 255).to(x.dtype)
+        lookup = (x / 255.0 * (bins - 1)).clamp(0, bins - 1).to(torch.int32).long()
+        equalized = table.gather(1, lookup)
+        flat = (hist.reshape(channels, bins) > 0).sum(dim=1, keepdim=True) <= 1
+        equalized = torch.where(flat, x, equalized)
+        shape = (channels, images.shape[0]) + tuple(images.shape[2:])
+        equalized = equalized.reshape(shape).transpose(0, 1)
+        return to_range(equalized, (0, 255), self.value_range)
