@@ -9,6 +9,7 @@ import re
 import keras
 import numpy as np
 import pytest
+import torch
 
 import kconv
 from kconv.models.deserialization import NOT_YET, OUTSIDE_TOOLKIT, layer_from_config
@@ -35,6 +36,9 @@ RGB_ONLY = ("RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomC
             "RandomGrayscale")
 KWARGS = {"Normalization": {"mean": 0.5, "variance": 2.0}}
 INPUTS = {1: (10, 32), 2: (8, 8, 32), 3: (6, 6, 6, 32)}
+# Keras 3.15 cannot put these into a model (Equalization's symbolic call returns its input,
+# a cycle): their saved configs are opened instead.
+KERAS_CANNOT_BUILD = ("Equalization",)
 MERGING = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
 
 
@@ -69,6 +73,13 @@ def test_every_keras_layer_class_is_accounted_for():
 @pytest.mark.parametrize("name", BUILT)
 def test_a_default_instance_saved_by_keras_opens_in_kconv(name, tmp_path):
     keras.utils.set_random_seed(0)
+    if name in KERAS_CANNOT_BUILD:
+        k_layer = getattr(keras.layers, name)()
+        layer = layer_from_config({"class_name": name, "config": k_layer.get_config()}, 0)
+        x = np.random.default_rng(1).random((2, 8, 8, 3)).astype("float32") * 255
+        np.testing.assert_allclose(layer(torch.from_numpy(x)).numpy(),
+                                   to_numpy(k_layer(x, training=True)), atol=1e-4)
+        return
     inputs = keras.Input(_input_shape(name))
     layer = getattr(keras.layers, name)(*_args(name), **KWARGS.get(name, {}))
     outputs = layer([inputs, inputs] if name in MERGING else inputs)
