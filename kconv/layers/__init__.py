@@ -26,7 +26,8 @@ from kconv.layers.pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooli
                                   GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
                                   MaxPooling2D, MaxPooling3D)
 from kconv.layers.preprocessing import (AutoContrast, CenterCrop, CutMix, Equalization,
-                                        MixUp, RandomBrightness, RandomErasing,
+                                        MaxNumBoundingBoxes, MixUp, Pipeline,
+                                        RandomBrightness, RandomErasing,
                                         RandomColorDegeneration, RandomColorJitter,
                                         RandomContrast, RandomCrop, RandomFlip,
                                         RandomGaussianBlur, RandomShear,
@@ -80,4 +81,5 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "AutoContrast", "RandomColorDegeneration", "RandomColorJitter", "RandomGrayscale",
            "RandomHue", "RandomInvert", "RandomPosterization", "RandomSaturation",
            "RandomSharpness", "Solarization", "RandomShear", "RandomGaussianBlur",
-           "Equalization", "RandomErasing", "CutMix", "MixUp"]
+           "Equalization", "RandomErasing", "CutMix", "MixUp", "Pipeline",
+           "MaxNumBoundingBoxes"]

@@ -70,7 +70,13 @@ def build(lib, graph):
 
 
 def _layer(lib, node):
-    return getattr(lib.layers, node.cls)(**node.kwargs)
+    return _make(lib, node.cls, node.kwargs)
+
+
+def _make(lib, cls, kwargs):
+    if cls == "Pipeline":  # its layers are (class name, kwargs) pairs
+        return lib.layers.Pipeline([_make(lib, c, k) for c, k in kwargs["layers"]])
+    return getattr(lib.layers, cls)(**kwargs)
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -409,9 +415,10 @@ def _augmentation(d, s):
     if kind == "RandomSharpness":
         return kind, {"factor": (0.5, 0.5) if quiet else d.float(0.0, 1.0), **value_range,
                       **fmt}
-    if kind == "RandomShear":
-        return kind, {"x_factor": 0.0 if quiet else d.float(0.0, 0.5),
-                      "y_factor": 0.0 if quiet else d.float(0.0, 0.5), **geometric}
+    if kind == "RandomShear":  # pairs in [0, 1]: Keras cannot load its config of a number
+        return kind, {"x_factor": 0.0 if quiet else (0.0, d.float(0.0, 0.5)),
+                      "y_factor": 0.0 if quiet else (d.float(0.0, 0.2), d.float(0.2, 0.5)),
+                      **geometric}
     if kind == "RandomGaussianBlur":
         size = d.pick((1, 3, 5))
         return kind, {"factor": 0.0 if quiet else d.float(0.2, 1.0), "kernel_size": size,
@@ -462,6 +469,8 @@ def _augmentation(d, s):
 
 def stochastic(node):
     """Whether a node draws random numbers in training (then fit cannot be compared)."""
+    if node.cls == "Pipeline":
+        return any(stochastic(Node(c, k, ())) for c, k in node.kwargs["layers"])
     if node.cls in ("RandomFlip", "CutMix", "MixUp"):
         return True
     if node.cls in ("RandomPosterization", "RandomSharpness"):
@@ -471,6 +480,15 @@ def stochastic(node):
             "hue_factor")
     return (node.cls.startswith("Random") or node.cls == "Solarization") and \
         node.cls != "RandomCrop" and any(node.kwargs.get(k) not in (None, 0.0) for k in keys)
+
+
+def _pipeline(d, s):
+    """A Pipeline of one to three image preprocessing draws on the same shape."""
+    if s.rank != 2:
+        return None
+    parts = [_augmentation(d, s) for _ in range(d.int(1, 3))]
+    parts = [p for p in parts if p[0] not in ("Resizing", "CenterCrop", "RandomCrop")]
+    return ("Pipeline", {"layers": parts}) if parts else None
 
 
 def _pass_through(d, s):
@@ -485,7 +503,7 @@ FEATURE_MAP_LAYERS = ((_conv, 6), (_conv_transpose, 1.5), (_depthwise, 1.5), (_s
                       (_pooling, 3), (_batch_norm, 2.5), (_layer_norm, 1), (_group_norm, 1),
                       (_activation, 2.5), (_dropout, 1), (_padding, 2), (_rescaling, 0.5),
                       (_unit_norm, 0.7), (_pass_through, 0.5), (_augmentation, 1.5),
-                      (_reshape, 0.7))
+                      (_reshape, 0.7), (_pipeline, 0.3))
 
 
 def _head(d, s):
@@ -517,10 +535,9 @@ class _Builder:
 
     def add(self, cls, kwargs, inputs):
         """Append the node if Keras builds it; its tensor index, or None."""
-        layer_cls = getattr(self.keras.layers, cls)
         args = [self.tensors[i] for i in inputs]
         try:
-            layer = layer_cls(**kwargs)
+            layer = _make(self.keras, cls, kwargs)
             out = layer(args if cls in TWO_INPUTS else args[0])
         except Exception:  # Keras refuses this draw (shape too small, bad combination)
             return None

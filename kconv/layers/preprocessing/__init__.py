@@ -11,6 +11,7 @@ from kconv.layers.preprocessing.intensity import (AutoContrast, RandomBrightness
 from kconv.layers.preprocessing.color import (RandomColorDegeneration, RandomColorJitter,
                                               RandomGrayscale, RandomHue, RandomSaturation)
 from kconv.layers.preprocessing.mixing import CutMix, MixUp, RandomErasing
+from kconv.layers.preprocessing.pipeline import MaxNumBoundingBoxes, Pipeline
 from kconv.layers.preprocessing.resizing import CenterCrop, RandomCrop, Resizing
 
 __all__ = ["RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
@@ -18,4 +19,4 @@ __all__ = ["RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
            "RandomPosterization", "RandomSharpness", "AutoContrast", "RandomGrayscale",
            "RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomColorJitter",
            "RandomShear", "RandomGaussianBlur", "Equalization", "RandomErasing", "CutMix",
-           "MixUp", "CenterCrop", "RandomCrop", "Resizing"]
+           "MixUp", "CenterCrop", "RandomCrop", "Resizing", "Pipeline", "MaxNumBoundingBoxes"]

@@ -18,7 +18,8 @@ from tests.keras_oracle import to_numpy
 KERAS_LAYERS = sorted(name for name, cls in vars(keras.layers).items()
                       if inspect.isclass(cls) and issubclass(cls, keras.layers.Layer))
 OUTSIDE = sorted(name for names in OUTSIDE_TOOLKIT.values() for name in names)
-NOT_LAYERS = ("Layer", "InputLayer")  # the base class, and the Input that every model has
+# The base classes (of layers, of layer wrappers), and the Input that every model has.
+NOT_LAYERS = ("Layer", "Wrapper", "InputLayer")
 BUILT = [name for name in KERAS_LAYERS if name not in OUTSIDE + list(NOT_YET) + list(
     NOT_LAYERS)]
 
@@ -31,7 +32,7 @@ ARGS = {"Activation": ("relu",), "Dense": (3,), "Dropout": (0.5,), "SpatialDropo
         "RandomContrast": (0.1,), "RandomBrightness": (0.1,), "RandomCrop": (4, 4),
         "Resizing": (4, 5), "CenterCrop": (4, 4), "Dot": (-1,), "RandomPosterization": (4,),
         "RandomSharpness": (0.3,), "RandomColorDegeneration": (0.3,),
-        "RandomSaturation": (0.3,), "RandomHue": (0.3,)}
+        "RandomSaturation": (0.3,), "RandomHue": (0.3,), "MaxNumBoundingBoxes": (5,)}
 RGB_ONLY = ("RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomColorJitter",
             "RandomGrayscale")
 KWARGS = {"Normalization": {"mean": 0.5, "variance": 2.0}}
@@ -43,6 +44,8 @@ MERGING = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Conc
 
 
 def _args(name):
+    if name == "Pipeline":
+        return ([keras.layers.RandomFlip(), keras.layers.Rescaling(0.5)],)
     if name in ARGS:
         return ARGS[name]
     if "Conv" in name and "Depthwise" not in name:

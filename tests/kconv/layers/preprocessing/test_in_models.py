@@ -140,3 +140,33 @@ def test_models_holding_each_layer_save_and_open_both_ways(name, kwargs, data_fo
         again = keras.models.load_model(path, compile=False)
         np.testing.assert_allclose(to_numpy(again.predict(x, verbose=0)),
                                    model.predict(x, verbose=0), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("ext", [".keras"])  # Keras takes ~6 s to build each (.h5 alike)
+def test_a_pipeline_saves_and_opens_both_ways_and_augments_in_training_only(ext, tmp_path):
+    def build(lib):
+        lib.utils.set_random_seed(2)
+        inputs = lib.Input((8, 9, 3))
+        x = lib.layers.Pipeline([lib.layers.RandomFlip("horizontal"),
+                                 lib.layers.RandomRotation(0.1), lib.layers.Rescaling(0.5)])(
+            inputs)
+        return lib.Model(inputs, lib.layers.Dense(2)(lib.layers.Flatten()(x)))
+    x = np.random.default_rng(5).random((4, 8, 9, 3)).astype("float32") * 255
+    k_model = build(keras)
+    path = str(tmp_path / f"keras{ext}")
+    k_model.save(path)
+    model = kconv.models.load_model(path)
+    pipeline = model.layers[1]
+    assert [type(layer).__name__ for layer in pipeline.layers] == [
+        "RandomFlip", "RandomRotation", "Rescaling"]
+    np.testing.assert_allclose(model.predict(x, verbose=0), to_numpy(
+        k_model.predict(x, verbose=0)), rtol=1e-4, atol=1e-3)
+    pipeline.train()
+    assert not torch.equal(pipeline(torch.from_numpy(x)), torch.from_numpy(x) * 0.5)
+    pipeline.eval()
+    assert torch.equal(pipeline(torch.from_numpy(x)), torch.from_numpy(x) * 0.5)
+    path = str(tmp_path / f"kconv{ext}")
+    model.save(path)
+    again = keras.models.load_model(path, compile=False)
+    np.testing.assert_allclose(to_numpy(again.predict(x, verbose=0)),
+                               model.predict(x, verbose=0), rtol=1e-4, atol=1e-3)
