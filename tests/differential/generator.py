@@ -475,8 +475,8 @@ def stochastic(node):
         return True
     if node.cls in ("RandomPosterization", "RandomSharpness"):
         return not isinstance(node.kwargs["factor"], tuple)
-    keys = ("factor", "height_factor", "width_factor", "addition_factor",
-            "threshold_factor", "x_factor", "y_factor", "brightness_factor", "contrast_factor", "saturation_factor",
+    keys = ("factor", "height_factor", "width_factor", "addition_factor", "threshold_factor",
+            "x_factor", "y_factor", "brightness_factor", "contrast_factor", "saturation_factor",
             "hue_factor")
     return (node.cls.startswith("Random") or node.cls == "Solarization") and \
         node.cls != "RandomCrop" and any(node.kwargs.get(k) not in (None, 0.0) for k in keys)

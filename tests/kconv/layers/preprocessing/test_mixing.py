@@ -103,8 +103,8 @@ def test_mix_weights_and_erasing_probability_follow_keras():
 
 @pytest.mark.parametrize("value_range, bins", [((0, 255), 256), ((0, 1), 16), ((-1, 1), 64)])
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
-def test_equalization_equals_keras_in_training_and_is_identity_otherwise(value_range, bins,
-                                                                          data_format):
+def test_equalization_equals_keras_in_training_and_is_identity_otherwise(
+        value_range, bins, data_format):
     x = (X / 255) ** 2 * (value_range[1] - value_range[0]) + value_range[0]
     x = x if data_format == "channels_last" else np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     k_layer = keras.layers.Equalization(value_range=value_range, bins=bins,
