@@ -30,7 +30,7 @@ from kconv.layers.preprocessing import (AutoContrast, CenterCrop, CutMix, Equali
                                         RandomBrightness, RandomErasing,
                                         RandomColorDegeneration, RandomColorJitter,
                                         RandomContrast, RandomCrop, RandomFlip,
-                                        RandomGaussianBlur, RandomShear,
+                                        RandomGaussianBlur, RandomPerspective, RandomShear,
                                         RandomGrayscale, RandomHue, RandomInvert,
                                         RandomPosterization, RandomRotation,
                                         RandomSaturation, RandomSharpness, RandomTranslation,
@@ -82,4 +82,4 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "RandomHue", "RandomInvert", "RandomPosterization", "RandomSaturation",
            "RandomSharpness", "Solarization", "RandomShear", "RandomGaussianBlur",
            "Equalization", "RandomErasing", "CutMix", "MixUp", "Pipeline",
-           "MaxNumBoundingBoxes"]
+           "MaxNumBoundingBoxes", "RandomPerspective"]

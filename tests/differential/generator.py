@@ -394,7 +394,7 @@ def _augmentation(d, s):
              "RandomContrast", "RandomBrightness", "RandomCrop", "Resizing", "CenterCrop",
              "RandomInvert", "Solarization", "RandomPosterization", "RandomSharpness",
              "RandomShear", "RandomGaussianBlur", "Equalization", "RandomErasing", "CutMix",
-             "MixUp")
+             "MixUp", "RandomPerspective")
     if s.data_format == "channels_last":  # Keras 3.15 takes channels_first extrema wrongly
         kinds += ("AutoContrast",)
     if s.channels == 3:  # the colour layers take RGB only
@@ -424,6 +424,10 @@ def _augmentation(d, s):
         return kind, {"factor": 0.0 if quiet else d.float(0.2, 1.0), "kernel_size": size,
                       "sigma": d.pick((1.0, (d.float(0.1, 0.5), d.float(0.5, 1.0)))),
                       **value_range, **fmt}
+    if kind == "RandomPerspective":
+        return kind, {"factor": 0.0 if quiet else d.float(0.2, 1.0),
+                      "scale": d.float(0.0, 1.0), "fill_value": geometric["fill_value"],
+                      "interpolation": geometric["interpolation"], **fmt}
     if kind == "Equalization":
         return kind, {"bins": d.pick((256, d.int(2, 64))), **value_range, **fmt}
     if kind == "RandomErasing":

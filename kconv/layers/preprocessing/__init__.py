@@ -1,7 +1,8 @@
 """Keras's image preprocessing and augmentation layers, usable inside a model: random ones
 act in training only, on the whole batch on its device."""
 
-from kconv.layers.preprocessing.geometric import (RandomFlip, RandomRotation, RandomShear,
+from kconv.layers.preprocessing.geometric import (RandomFlip, RandomPerspective,
+                                                  RandomRotation, RandomShear,
                                                   RandomTranslation, RandomZoom)
 from kconv.layers.preprocessing.intensity import (AutoContrast, RandomBrightness,
                                                   RandomContrast, RandomGaussianBlur,
@@ -19,4 +20,5 @@ __all__ = ["RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
            "RandomPosterization", "RandomSharpness", "AutoContrast", "RandomGrayscale",
            "RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomColorJitter",
            "RandomShear", "RandomGaussianBlur", "Equalization", "RandomErasing", "CutMix",
-           "MixUp", "CenterCrop", "RandomCrop", "Resizing", "Pipeline", "MaxNumBoundingBoxes"]
+           "MixUp", "CenterCrop", "RandomCrop", "Resizing", "Pipeline", "MaxNumBoundingBoxes",
+           "RandomPerspective"]

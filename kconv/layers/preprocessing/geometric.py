@@ -1,12 +1,12 @@
 """Keras's geometric augmentation layers: ``RandomFlip``, ``RandomRotation``,
-``RandomTranslation``, ``RandomZoom`` and ``RandomShear``.
+``RandomTranslation``, ``RandomZoom``, ``RandomShear`` and ``RandomPerspective``.
 
-Rotation, translation, zoom and shear draw one affine map per image and resample the whole batch
-with :func:`affine_transform`, Keras's own resampling: output pixel ``(x, y)`` (column, row)
-reads input point ``(a0·x + a1·y + a2, b0·x + b1·y + b2)``; ``'bilinear'`` blends its four
-neighbours and ``'nearest'`` rounds (half to even); a neighbour outside the image is moved in
-by ``fill_mode`` (``'reflect'``: d c b a | a b c d | d c b a; ``'wrap'``; ``'nearest'``:
-the edge) or, with ``'constant'``, reads ``fill_value``.
+Rotation, translation, zoom, shear and perspective draw one affine (or projective) map per
+image and resample the whole batch with :func:`affine_transform`, Keras's own resampling:
+output pixel ``(x, y)`` (column, row) reads input point ``(a0·x + a1·y + a2, b0·x + b1·y +
+b2)``; ``'bilinear'`` blends its four neighbours and ``'nearest'`` rounds (half to even); a
+neighbour outside the image is moved in by ``fill_mode`` (``'reflect'``: d c b a | a b c d |
+d c b a; ``'wrap'``; ``'nearest'``: the edge) or, with ``'constant'``, reads ``fill_value``.
 """
 
 import math
@@ -33,13 +33,18 @@ def _fix_index(index, size, fill_mode):
 def affine_transform(images, transforms, interpolation="bilinear", fill_mode="reflect",
                      fill_value=0.0):
     """Resample a channels-first batch ``images`` (N, C, H, W) by ``transforms`` (N, 6),
-    rows ``(a0, a1, a2, b0, b1, b2)`` (see the module docstring), in one batched gather."""
+    rows ``(a0, a1, a2, b0, b1, b2)`` (see the module docstring), in one batched gather;
+    (N, 8) rows ``(..., c0, c1)`` are projective: both coordinates divided by
+    ``c0·x + c1·y + 1``."""
     n, c, h, w = images.shape
     t = transforms.to(torch.float32)[:, :, None, None]
     xs = torch.arange(w, dtype=torch.float32, device=images.device)
     ys = torch.arange(h, dtype=torch.float32, device=images.device)[:, None]
     src_x = t[:, 0] * xs + t[:, 1] * ys + t[:, 2]
     src_y = t[:, 3] * xs + t[:, 4] * ys + t[:, 5]
+    if transforms.shape[1] == 8:
+        denominator = t[:, 6] * xs + t[:, 7] * ys + 1.0
+        src_x, src_y = src_x / denominator, src_y / denominator
 
     def nodes(coordinate):
         if interpolation == "nearest":
@@ -213,3 +218,50 @@ def _shear_factor(name, factor):
         return check_factor(name, factor, (-1.0, 1.0))
     low, high = check_factor(name, factor, (0.0, 1.0))
     return -high, high
+
+
+def homographies(start_points, end_points):
+    """(N, 8) projective maps taking each of the four ``end_points`` (N, 4, 2) to its
+    ``start_points`` (as Keras's ``compute_homography_matrix``)."""
+    (sx, sy), (ex, ey) = start_points.unbind(-1), end_points.unbind(-1)
+    zero, one = torch.zeros_like(ex), torch.ones_like(ex)
+    rows = []
+    for i in range(4):
+        rows.append(torch.stack([ex[:, i], ey[:, i], one[:, i], zero[:, i], zero[:, i],
+                                 zero[:, i], -sx[:, i] * ex[:, i], -sx[:, i] * ey[:, i]], -1))
+        rows.append(torch.stack([zero[:, i], zero[:, i], zero[:, i], ex[:, i], ey[:, i],
+                                 one[:, i], -sy[:, i] * ex[:, i], -sy[:, i] * ey[:, i]], -1))
+    target = torch.stack([sx, sy], dim=-1).reshape(-1, 8, 1)
+    return torch.linalg.solve(torch.stack(rows, dim=1), target).reshape(-1, 8)
+
+
+class RandomPerspective(_AffineLayer):
+    """With probability drawn from ``factor`` (a number f means (0, f)), moves each corner
+    of an image by up to ``scale / 2`` of its coordinates and warps the image to match
+    (constant ``fill_value`` outside), as Keras."""
+
+    config_keys = ("factor", "scale", "interpolation", "fill_value", "seed")
+
+    def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_value=0.0,
+                 seed=None, data_format=None, *, input_shape=None, name=None,
+                 trainable=True):
+        super().__init__("constant", interpolation, seed, fill_value, data_format,
+                         input_shape=input_shape, name=name, trainable=trainable)
+        self.factor = check_factor("factor", factor, (0.0, 1.0))
+        self.scale = check_float("scale", scale, minimum=0.0, maximum=1.0)
+
+    def sample(self, n, height, width, device):
+        probability = self.uniform((n,), *self.factor, device)
+        apply = self.uniform((n,), 0.0, 1.0, device) < probability
+        shift = self.uniform((n, 4, 2), -0.5 * self.scale, 0.5 * self.scale, device)
+        start = torch.tensor([[0.0, 0.0], [width - 1, 0.0], [0.0, height - 1],
+                              [width - 1, height - 1]], device=device).expand(n, 4, 2)
+        end = start + start * shift
+        return {"apply_perspective": apply, "start_points": start, "end_points": end}
+
+    def apply(self, images, params):
+        warped = affine_transform(images, homographies(params["start_points"],
+                                                       params["end_points"]),
+                                  self.interpolation, "constant", self.fill_value)
+        return torch.where(params["apply_perspective"].view(-1, 1, 1, 1),
+                           warped.to(images.dtype), images)

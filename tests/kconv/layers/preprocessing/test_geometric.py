@@ -146,7 +146,8 @@ def test_random_only_in_training_and_seeded(layer):
                      fill_value=2.0),
     L.RandomTranslation((-0.1, 0.2), 0.3, fill_mode="wrap"),
     L.RandomZoom(0.2, (-0.3, 0.1), fill_mode="nearest"),
-    L.RandomShear((0.1, 0.3), (0.0, 0.2), fill_mode="constant", seed=2)],
+    L.RandomShear((0.1, 0.3), (0.0, 0.2), fill_mode="constant", seed=2),
+    L.RandomPerspective(0.5, scale=0.3, interpolation="nearest", fill_value=1.0)],
     ids=lambda layer: type(layer).__name__)
 def test_configs_open_both_ways(layer):
     config = layer.get_config()
@@ -180,3 +181,26 @@ def test_bad_arguments_are_one_line(call, name):
         call()
     message = str(error.value)
     assert name in message and "\n" not in message, message
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_perspective_warps_as_keras(interpolation, data_format):
+    layer = L.RandomPerspective(0.8, scale=0.6, interpolation=interpolation, fill_value=3.0,
+                                seed=2, data_format=data_format)
+    k_layer = keras.layers.RandomPerspective(0.8, scale=0.6, interpolation=interpolation,
+                                             fill_value=3.0, data_format=data_format)
+    x = images(data_format)
+    ours, theirs = ours_and_keras(layer, k_layer, x, lambda p, s: {
+        key: keras.ops.convert_to_tensor(value.numpy()) for key, value in p.items()})
+    close = np.isclose(ours, theirs, atol=1e-2, rtol=1e-4)
+    assert close.mean() > 0.995, np.abs(ours - theirs).max()
+    shifts = [layer.sample(200, 7, 9, "cpu") for _ in range(5)]
+    ours = np.concatenate([(p["end_points"] / p["start_points"].clamp(min=1) - 1).numpy()
+                           [:, 3].ravel() for p in shifts])
+    zeros = np.zeros((200, 7, 9, 1) if data_format == "channels_last" else (200, 1, 7, 9),
+                     "float32")
+    k_draws = [k_layer.get_random_transformation(zeros) for _ in range(5)]
+    theirs = np.concatenate([(to_numpy(p["end_points"]) / np.maximum(to_numpy(
+        p["start_points"]), 1) - 1)[:, 3].ravel() for p in k_draws])
+    assert scipy.stats.ks_2samp(ours, theirs).pvalue > 1e-3
