@@ -33,6 +33,12 @@ def _is_model(layer):
     return isinstance(layer, Model)
 
 
+def _wraps(layer):
+    """Whether ``layer`` is a wrapper (TimeDistributed) whose weights are its layer's."""
+    from kconv.layers.wrappers import TimeDistributed
+    return isinstance(layer, TimeDistributed)
+
+
 def _assign(pairs, source):
     """Copy Keras arrays (Keras order and layout) into layers: ``[(layer, name, arrays)]``,
     every shape checked before anything is copied."""
@@ -71,9 +77,11 @@ def _read_weights_h5(group, model, source, where="layers"):
         if _is_model(layer):
             pairs += _read_weights_h5(entry, layer, source, f"{where}/{key}/layers")
             continue
+        if _wraps(layer):  # Keras keeps a wrapper's weights under its 'layer' group
+            entry = entry.get("layer", entry)
         variables = entry.get("vars")
         values = [variables[str(i)][()] for i in range(len(variables))] if variables else []
-        if layer.weight_specs:
+        if layer.weight_entries():
             name = variables.attrs.get("name", key) if variables else key
             pairs.append((layer, name, values))
         elif values:
@@ -206,6 +214,9 @@ def _write_weights_h5(group, model):
         if _is_model(layer):
             _write_weights_h5(entry, layer)
             continue
+        if _wraps(layer):
+            entry.create_group("vars").attrs["name"] = layer.name
+            entry = entry.create_group("layer")
         variables = entry.create_group("vars")
         variables.attrs["name"] = layer.name
         for i, value in enumerate(layer.get_weights()):

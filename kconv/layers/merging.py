@@ -264,8 +264,11 @@ class Dot(Merge):
 
 
 def _l2_normalize(x, axis):
-    norm = torch.sqrt(torch.sum(x.square(), dim=axis, keepdim=True))
-    return x / torch.clamp(norm, min=config.epsilon())
+    """Keras's values, ``x * min(rsqrt(sum(x²)), 1 / epsilon)``, computed as TensorFlow's
+    ``l2_normalize`` (``x * rsqrt(max(sum(x²), epsilon²))``) so that a zero vector has a
+    finite gradient (Keras's own form differentiates rsqrt at 0 and gives NaN)."""
+    square_sum = torch.sum(x.square(), dim=axis, keepdim=True)
+    return x * torch.rsqrt(torch.clamp(square_sum, min=config.epsilon() ** 2))
 
 
 def _functional_form(cls):

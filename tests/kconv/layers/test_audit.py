@@ -44,6 +44,8 @@ MERGING = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Conc
 
 
 def _args(name):
+    if name == "TimeDistributed":
+        return (keras.layers.Dense(2),)
     if name == "Pipeline":
         return ([keras.layers.RandomFlip(), keras.layers.Rescaling(0.5)],)
     if name in ARGS:

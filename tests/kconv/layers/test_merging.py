@@ -107,3 +107,20 @@ def test_functional_forms_and_gradients():
     assert layers.dot([a, b], axes=1).shape == (2, 1)
     layers.add([a, b]).sum().backward()
     assert torch.equal(a.grad, torch.ones(2, 3))
+
+
+def test_dot_normalize_of_a_zero_vector_has_keras_finite_gradients():
+    """Regression (#31, fuzzer seed 283): x / max(norm, eps) differentiated sqrt at 0 and
+    trained to NaN (Keras's own x * min(rsqrt(sum x²), 1/eps) does too); TensorFlow's
+    x * rsqrt(max(sum x², eps²)) gives Keras's values with a finite gradient."""
+    values = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]], "float32")
+    other = np.array([[0.3, 0.1, -0.2], [0.5, 0.4, 1.0]], "float32")
+    x = torch.tensor(values, requires_grad=True)
+    out = layers.Dot(axes=1, normalize=True)([x, torch.tensor(other)])
+    out.sum().backward()
+    assert torch.isfinite(x.grad).all()
+    k_x = torch.tensor(values, requires_grad=True)
+    expected = keras.layers.Dot(axes=1, normalize=True)([k_x, torch.tensor(other)])
+    expected.sum().backward()
+    assert_close(out, to_numpy(expected))
+    assert_close(x.grad[1], k_x.grad[1].numpy())  # where Keras's gradient is finite
