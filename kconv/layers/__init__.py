@@ -26,7 +26,7 @@ from kconv.layers.pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooli
                                   GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
                                   MaxPooling2D, MaxPooling3D)
 from kconv.layers.preprocessing import (AutoContrast, CenterCrop, CutMix, Equalization,
-                                        MaxNumBoundingBoxes, MixUp, Pipeline,
+                                        MaxNumBoundingBoxes, MixUp, Pipeline, RandAugment,
                                         RandomBrightness, RandomErasing,
                                         RandomColorDegeneration, RandomColorJitter,
                                         RandomContrast, RandomCrop, RandomFlip,
@@ -83,4 +83,5 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "RandomHue", "RandomInvert", "RandomPosterization", "RandomSaturation",
            "RandomSharpness", "Solarization", "RandomShear", "RandomGaussianBlur",
            "Equalization", "RandomErasing", "CutMix", "MixUp", "Pipeline",
-           "MaxNumBoundingBoxes", "RandomPerspective", "TimeDistributed"]
+           "MaxNumBoundingBoxes", "RandomPerspective", "TimeDistributed",
+           "RandAugment"]

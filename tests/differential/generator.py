@@ -403,7 +403,7 @@ def _augmentation(d, s):
         kinds += ("AutoContrast",)
     if s.channels == 3:  # the colour layers take RGB only
         kinds += ("RandomGrayscale", "RandomColorDegeneration", "RandomSaturation",
-                  "RandomHue", "RandomColorJitter")
+                  "RandomHue", "RandomColorJitter", "RandAugment")
     kind = d.pick(kinds)
     value_range = {"value_range": d.pick(((0, 255), (-1, 1), (0, 1), (-4, 4)))}
     if kind in ("RandomInvert", "RandomGrayscale"):
@@ -444,6 +444,10 @@ def _augmentation(d, s):
         return kind, {**value_range, **fmt}
     if kind in ("RandomColorDegeneration", "RandomSaturation", "RandomHue"):
         return kind, {"factor": 0.0 if quiet else d.float(0.0, 0.9), **value_range, **fmt}
+    if kind == "RandAugment":
+        strength = d.pick((d.float(0.05, 0.9), (d.float(0.0, 0.3), d.float(0.3, 0.9))))
+        return kind, {**value_range, **fmt, "num_ops": d.int(1, 3), "factor": strength,
+                      "interpolation": geometric["interpolation"], "seed": d.int(0, 99)}
     if kind == "RandomColorJitter":
         return kind, {**value_range, **fmt, **{
             f"{part}_factor": d.pick((None, 0.0 if quiet else d.float(0.05, 0.5)))
@@ -479,7 +483,7 @@ def stochastic(node):
         return any(stochastic(Node(c, k, ())) for c, k in node.kwargs["layers"])
     if node.cls == "TimeDistributed":
         return stochastic(Node(*node.kwargs["layer"], ()))
-    if node.cls in ("RandomFlip", "CutMix", "MixUp"):
+    if node.cls in ("RandomFlip", "CutMix", "MixUp", "RandAugment"):
         return True
     if node.cls in ("RandomPosterization", "RandomSharpness"):
         return not isinstance(node.kwargs["factor"], tuple)

@@ -13,6 +13,7 @@ from kconv.layers.preprocessing.color import (RandomColorDegeneration, RandomCol
                                               RandomGrayscale, RandomHue, RandomSaturation)
 from kconv.layers.preprocessing.mixing import CutMix, MixUp, RandomErasing
 from kconv.layers.preprocessing.pipeline import MaxNumBoundingBoxes, Pipeline
+from kconv.layers.preprocessing.policies import RandAugment
 from kconv.layers.preprocessing.resizing import CenterCrop, RandomCrop, Resizing
 
 __all__ = ["RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
@@ -21,4 +22,4 @@ __all__ = ["RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
            "RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomColorJitter",
            "RandomShear", "RandomGaussianBlur", "Equalization", "RandomErasing", "CutMix",
            "MixUp", "CenterCrop", "RandomCrop", "Resizing", "Pipeline", "MaxNumBoundingBoxes",
-           "RandomPerspective"]
+           "RandomPerspective", "RandAugment"]

@@ -34,7 +34,7 @@ ARGS = {"Activation": ("relu",), "Dense": (3,), "Dropout": (0.5,), "SpatialDropo
         "RandomSharpness": (0.3,), "RandomColorDegeneration": (0.3,),
         "RandomSaturation": (0.3,), "RandomHue": (0.3,), "MaxNumBoundingBoxes": (5,)}
 RGB_ONLY = ("RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomColorJitter",
-            "RandomGrayscale")
+            "RandomGrayscale", "RandAugment")
 KWARGS = {"Normalization": {"mean": 0.5, "variance": 2.0}}
 INPUTS = {1: (10, 32), 2: (8, 8, 32), 3: (6, 6, 6, 32)}
 # Keras 3.15 cannot put these into a model (Equalization's symbolic call returns its input,
