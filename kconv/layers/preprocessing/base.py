@@ -112,3 +112,18 @@ class ImagePreprocessingLayer(Layer):
         config_ = {**super().get_config(), "data_format": self.data_format}
         config_.update({key: getattr(self, key) for key in self.config_keys})
         return config_
+
+
+class FactorLayer(ImagePreprocessingLayer):
+    """A layer of Keras's ``(factor, value_range=(0, 255), data_format=None, seed=None)``
+    signature; ``bounds`` is where ``factor`` may lie."""
+
+    config_keys = ("factor", "value_range", "seed")
+    bounds = (-1.0, 1.0)
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, *,
+                 input_shape=None, name=None, trainable=True):
+        super().__init__(data_format, seed, input_shape=input_shape, name=name,
+                         trainable=trainable)
+        self.factor = check_factor("factor", factor, self.bounds)
+        self.value_range = check_value_range(value_range)

@@ -5,7 +5,7 @@ batches inside), with Keras's grey weights (0.2989, 0.587, 0.114) and its HSV co
 import torch
 
 from kconv import config
-from kconv.layers.preprocessing.base import (ImagePreprocessingLayer, check_factor,
+from kconv.layers.preprocessing.base import (FactorLayer, ImagePreprocessingLayer,
                                              check_value_range)
 from kconv.layers.preprocessing.intensity import (RandomBrightness, RandomContrast,
                                                   to_range)
@@ -46,18 +46,8 @@ def hsv_to_rgb(images):
     return torch.stack([value * (1.0 - saturation + saturation * d) for d in channels], dim=1)
 
 
-class _ColorLayer(ImagePreprocessingLayer):
-    """``factor`` and ``value_range`` of a layer that needs RGB images."""
-
-    config_keys = ("factor", "value_range", "seed")
-    bounds = (-1.0, 1.0)
-
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, *,
-                 input_shape=None, name=None, trainable=True):
-        super().__init__(data_format, seed, input_shape=input_shape, name=name,
-                         trainable=trainable)
-        self.factor = check_factor("factor", factor, self.bounds)
-        self.value_range = check_value_range(value_range)
+class _ColorLayer(FactorLayer):
+    """A layer that needs RGB images."""
 
     def compute_output_shape(self, input_shape):
         channels = input_shape[config.channel_axis(self.data_format)]

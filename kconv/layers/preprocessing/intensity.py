@@ -6,8 +6,8 @@ of values."""
 import torch
 import torch.nn.functional as F
 
-from kconv.layers.preprocessing.base import (ImagePreprocessingLayer, check_factor,
-                                             check_value_range)
+from kconv.layers.preprocessing.base import (FactorLayer, ImagePreprocessingLayer,
+                                             check_factor, check_value_range)
 from kconv.validation import check_int, invalid_value
 
 
@@ -64,18 +64,16 @@ def to_range(images, source, target):
         + target[0]
 
 
-class RandomInvert(ImagePreprocessingLayer):
+class RandomInvert(_IntensityLayer):
     """Replaces each image by ``value_range[1] - image`` with a probability drawn uniformly
     from ``factor`` (a number f means (0, f))."""
 
-    config_keys = ("factor", "value_range", "seed")
+    bounds = (0.0, 1.0)
 
     def __init__(self, factor=1.0, value_range=(0, 255), seed=None, data_format=None, *,
                  input_shape=None, name=None, trainable=True):
-        super().__init__(data_format, seed, input_shape=input_shape, name=name,
-                         trainable=trainable)
-        self.factor = check_factor("factor", factor, (0.0, 1.0))
-        self.value_range = check_value_range(value_range)
+        super().__init__(factor, value_range, seed, data_format, input_shape=input_shape,
+                         name=name, trainable=trainable)
 
     def sample(self, n, height, width, device):
         probability = self.uniform((n,), *self.factor, device)
@@ -115,22 +113,20 @@ class Solarization(ImagePreprocessingLayer):
         return to_range(x, (0, 255), self.value_range)
 
 
-class RandomPosterization(ImagePreprocessingLayer):
+class RandomPosterization(FactorLayer):
     """Keeps, on a 0-255 scale, the top ``bits`` bits of each pixel, ``bits`` drawn per
     image from ``factor`` (a number f in [1, 8] means the integers 1 .. f - 1, as Keras
     draws them; a pair of equal numbers means that many bits)."""
 
-    config_keys = ("factor", "value_range", "seed")
+    bounds = (1.0, 8.0)
 
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, *,
                  input_shape=None, name=None, trainable=True):
-        super().__init__(data_format, seed, input_shape=input_shape, name=name,
-                         trainable=trainable)
-        bits = check_factor("factor", factor, (1.0, 8.0))
-        if any(b != int(b) for b in bits):
+        super().__init__(factor, value_range, data_format, seed, input_shape=input_shape,
+                         name=name, trainable=trainable)
+        if any(b != int(b) for b in self.factor):
             raise invalid_value("factor", "an int or a pair of ints in [1, 8]", factor)
-        self.factor = tuple(int(b) for b in bits)
-        self.value_range = check_value_range(value_range)
+        self.factor = tuple(int(b) for b in self.factor)
 
     def sample(self, n, height, width, device):
         low, high = self.factor
@@ -145,19 +141,12 @@ class RandomPosterization(ImagePreprocessingLayer):
         return to_range(x.to(images.dtype), (0, 255), self.value_range)
 
 
-class RandomSharpness(ImagePreprocessingLayer):
+class RandomSharpness(FactorLayer):
     """Blends each image with its 3x3 smoothing (zero-padded at the borders, as Keras) by
     ``1 - 2·f``, ``f`` drawn from ``factor`` (a number f means (0, f)): f below ½ blurs,
     above ½ sharpens."""
 
-    config_keys = ("factor", "value_range", "seed")
-
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, *,
-                 input_shape=None, name=None, trainable=True):
-        super().__init__(data_format, seed, input_shape=input_shape, name=name,
-                         trainable=trainable)
-        self.factor = check_factor("factor", factor, (0.0, 1.0))
-        self.value_range = check_value_range(value_range)
+    bounds = (0.0, 1.0)
 
     def sample(self, n, height, width, device):
         return {"factor": self.uniform((n,), *self.factor, device)}
