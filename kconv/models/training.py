@@ -434,8 +434,10 @@ class Trainer:
         self.train()
         try:
             optimizer.zero_grad(set_to_none=True)
-            self._step(xb, yb, wb, training=True)[0].backward()
-            optimizer.step()
+            loss = self._step(xb, yb, wb, training=True)[0]
+            if loss.requires_grad:  # else nothing is trainable: Keras updates nothing
+                loss.backward()
+                optimizer.step()
         finally:
             self.train(was_training)
         return _returned(self._results(), return_dict)

@@ -54,12 +54,18 @@ class KerasModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, y, sample_weight = batch
-        return self.model._step(x, y, sample_weight, training=True)[0]
+        loss = self.model._step(x, y, sample_weight, training=True)[0]
+        # With nothing trainable (every layer frozen) Keras computes the loss and updates
+        # nothing; None makes Lightning skip the backward pass and the step.
+        return loss if loss.requires_grad else None
 
     def on_train_start(self):
         # Keras's fit trains with training=True whatever mode the model was left in
         # (``model.eval()``); Lightning keeps the module's mode, so set it here.
         self.model.train()
+        if not self.model.trainable_weights:
+            warnings.warn("The model does not have any trainable weights.", UserWarning,
+                          stacklevel=2)
         self.keras_callbacks.on_train_begin()
 
     def on_train_end(self):

@@ -244,7 +244,8 @@ def _check_summary_counts(seed, model, k_model):
 def _noisy_layers(graph, weights, x, y):
     """Positions (among the layers that hold weights) of the layers with a trainable weight
     whose gradient on the first batch is float32 rounding noise: kconv's float32 gradient
-    differs from its float64 one by over 1 % of the float64 magnitude (plus Adam's 1e-7).
+    differs from its float64 one by over 1 % of the float64 magnitude (plus Adam's 1e-7),
+    or the float64 gradient is a millionth of the largest (zero in exact arithmetic).
     Adam and RMSprop divide a gradient by its own size, so such noise (a bias before
     BatchNormalization, which cancels it; anything before a LayerNormalization over one
     channel) moves the weight by a full step of random sign in either library."""
@@ -267,8 +268,12 @@ def _noisy_layers(graph, weights, x, y):
         owners = [i for i, layer in enumerate(_weighted_layers(model))
                   for w in layer.weights if isinstance(w, torch.nn.Parameter)]
     noisy = set()
+    scale = max((float(g.abs().max()) for g in grads[1] if g.numel()), default=0.0)
     for owner, g32, g64 in zip(owners, *grads):
-        if torch.any((g32.double() - g64).abs() > 0.01 * (g64.abs() + 1e-7)):
+        # Rounding noise now, or a gradient that is zero but for rounding (a normalizer
+        # over one channel cancels it), whose float32 value is noise at every step.
+        if torch.any((g32.double() - g64).abs() > 0.01 * (g64.abs() + 1e-7)) or \
+                (g64.numel() and float(g64.abs().max()) <= 1e-6 * scale):
             noisy.add(owner)
     return noisy
 

@@ -464,3 +464,23 @@ def test_activity_penalty_of_the_final_softmax_or_sigmoid_counts_in_the_loss(
     model.predict(x[:2], verbose=0)  # a forward pass on another batch in between
     np.testing.assert_allclose(model.evaluate(x, y, verbose=0),
                                k_model.evaluate(x, y, verbose=0), rtol=1e-5)
+
+
+def test_a_model_with_nothing_trainable_fits_as_keras():
+    """Regression (#31, fuzzer seed 474): fit and train_on_batch crashed in backward when
+    every layer was frozen; Keras warns, computes the loss and updates nothing."""
+    k_model, model = both(lambda lib: small_cnn(lib, batch_norm=True), (8, 8, 1))
+    x, y = data(32)
+    for m, lib in ((k_model, keras), (model, kconv)):
+        for layer in m.layers:
+            layer.trainable = False
+        m.compile(lib.optimizers.SGD(learning_rate=0.1), "sparse_categorical_crossentropy")
+    before = model.get_weights()
+    with pytest.warns(UserWarning, match="does not have any trainable weights"):
+        ours = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    theirs = k_model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=1e-5)
+    np.testing.assert_allclose(model.train_on_batch(x, y), k_model.train_on_batch(x, y),
+                               rtol=1e-5)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
