@@ -260,6 +260,8 @@ class RandomPerspective(_AffineLayer):
         return {"apply_perspective": apply, "start_points": start, "end_points": end}
 
     def apply(self, images, params):
+        if min(images.shape[2:]) < 2:  # one row or column: its corners fix no perspective
+            return images
         warped = affine_transform(images, homographies(params["start_points"],
                                                        params["end_points"]),
                                   self.interpolation, "constant", self.fill_value)
