@@ -49,6 +49,8 @@ class ImagePreprocessingLayer(Layer):
     per-sample tensors, or anything :meth:`apply` takes) and ``apply(images, params)`` on
     channels-first batches; deterministic layers override :meth:`transform` instead."""
 
+    config_keys = ("seed",)  # the arguments Keras writes into the config, with data_format
+
     def __init__(self, data_format=None, seed=None, *, input_shape=None, name=None, trainable=True):
         super().__init__(input_shape=input_shape, name=name, trainable=trainable)
         self.data_format = config.standardize_data_format(data_format)
@@ -105,8 +107,6 @@ class ImagePreprocessingLayer(Layer):
 
     def apply(self, images, params):
         raise NotImplementedError
-
-    config_keys = ("seed",)  # the arguments Keras writes into the config, with data_format
 
     def get_config(self):
         config_ = {**super().get_config(), "data_format": self.data_format}
