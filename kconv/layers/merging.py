@@ -8,6 +8,7 @@ import torch
 
 from kconv import config
 from kconv.layers.layer import Layer
+from kconv.layers.normalization import l2_normalize
 from kconv.validation import check_float, invalid_type, invalid_value, is_int
 
 
@@ -251,7 +252,8 @@ class Dot(Merge):
         x, y = inputs
         a1, a2 = self._axes_for(x.ndim, y.ndim)
         if self.normalize:
-            x, y = _l2_normalize(x, a1), _l2_normalize(y, a2)
+            x, y = (l2_normalize(x, a1, config.epsilon()),
+                    l2_normalize(y, a2, config.epsilon()))
         # (batch, x's other axes, y's other axes), summed over the moved-last axes.
         summed = x.ndim + y.ndim
         out = torch.einsum(x.movedim(a1, -1), [0, *range(1, x.ndim - 1), summed],
@@ -261,14 +263,6 @@ class Dot(Merge):
 
     def get_config(self):
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
-
-
-def _l2_normalize(x, axis):
-    """Keras's values, ``x * min(rsqrt(sum(x²)), 1 / epsilon)``, computed as TensorFlow's
-    ``l2_normalize`` (``x * rsqrt(max(sum(x²), epsilon²))``) so that a zero vector has a
-    finite gradient (Keras's own form differentiates rsqrt at 0 and gives NaN)."""
-    square_sum = torch.sum(x.square(), dim=axis, keepdim=True)
-    return x * torch.rsqrt(torch.clamp(square_sum, min=config.epsilon() ** 2))
 
 
 def _functional_form(cls):

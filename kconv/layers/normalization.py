@@ -256,8 +256,8 @@ class LayerNormalization(_AffineNormalization):
 
 
 class UnitNormalization(Layer):
-    """Scales each sample to unit L2 norm over ``axis`` (an int or a list): ``x *
-    min(rsqrt(sum(x**2)), 1e12)``, as Keras."""
+    """Scales each sample to unit L2 norm over ``axis`` (an int or a list), with Keras's
+    epsilon 1e-12 (:func:`l2_normalize`)."""
 
     def __init__(self, axis=-1, *, input_shape=None, name=None, trainable=True):
         super().__init__(input_shape=input_shape, name=name, trainable=trainable)
@@ -269,8 +269,7 @@ class UnitNormalization(Layer):
         return tuple(input_shape)
 
     def call(self, x):
-        square_sum = x.square().sum(dim=self._axes, keepdim=True)
-        return x * torch.clamp(torch.rsqrt(square_sum), max=1e12)
+        return l2_normalize(x, self._axes, 1e-12)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
@@ -315,6 +314,14 @@ class RMSNormalization(Layer):
         # Keras writes the axes as a sorted list once built.
         axis = sorted(self._axes) if self.built or isinstance(self.axis, list) else self.axis
         return {**super().get_config(), "axis": axis, "epsilon": self.epsilon}
+
+
+def l2_normalize(x, axis, epsilon):
+    """Keras's ``normalize``, ``x * min(rsqrt(sum(x²)), 1 / epsilon)``, computed as
+    TensorFlow's ``l2_normalize`` (``x * rsqrt(max(sum(x²), epsilon²))``): the same values,
+    and a zero vector has a finite gradient (Keras's form differentiates rsqrt at 0: NaN)."""
+    square_sum = torch.sum(x.square(), dim=axis, keepdim=True)
+    return x * torch.rsqrt(torch.clamp(square_sum, min=epsilon ** 2))
 
 
 def _check_axes(layer, axes, input_shape):

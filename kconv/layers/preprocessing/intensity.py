@@ -11,19 +11,17 @@ from kconv.layers.preprocessing.base import (FactorLayer, ImagePreprocessingLaye
 from kconv.validation import check_int, invalid_value
 
 
-class _IntensityLayer(ImagePreprocessingLayer):
-    bounds = (-1.0, 1.0)
+class _IntensityLayer(FactorLayer):
+    """A FactorLayer with Keras's other argument order: ``(factor, value_range, seed,
+    data_format)``."""
 
     def __init__(self, factor, value_range=(0, 255), seed=None, data_format=None, *,
                  input_shape=None, name=None, trainable=True):
-        super().__init__(data_format, seed, input_shape=input_shape, name=name, trainable=trainable)
-        self.factor = check_factor("factor", factor, self.bounds)
-        self.value_range = check_value_range(value_range)
+        super().__init__(factor, value_range, data_format, seed, input_shape=input_shape,
+                         name=name, trainable=trainable)
 
     def _clip(self, images):
         return images.clamp(self.value_range[0], self.value_range[1])
-
-    config_keys = ("seed", "factor", "value_range")
 
 
 class RandomContrast(_IntensityLayer):

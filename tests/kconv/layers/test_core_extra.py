@@ -113,3 +113,14 @@ def test_bad_arguments_are_one_line(call, message):
     with pytest.raises((ValueError, TypeError)) as error:
         call()
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_unit_normalization_of_a_zero_vector_has_a_finite_gradient():
+    """Keras's own form differentiates rsqrt at 0 (NaN); kconv computes the same values
+    as TensorFlow's l2_normalize does, which keeps the gradient finite."""
+    values = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]], "float32")
+    x = torch.tensor(values, requires_grad=True)
+    out = kconv.layers.UnitNormalization()(x)
+    (out * torch.tensor([[0.3, 0.1, -0.2], [0.5, 0.4, 1.0]])).sum().backward()
+    assert torch.isfinite(x.grad).all()
+    assert_close(out, keras_call(keras.layers.UnitNormalization(), values))
