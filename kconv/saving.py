@@ -34,9 +34,14 @@ def _is_model(layer):
 
 
 def _wraps(layer):
-    """Whether ``layer`` is a wrapper (TimeDistributed) whose weights are its layer's."""
-    from kconv.layers.wrappers import TimeDistributed
-    return isinstance(layer, TimeDistributed)
+    """Whether ``layer`` is a wrapper, whose Keras variables lie in two groups."""
+    from kconv.layers.wrappers import Wrapper
+    return isinstance(layer, Wrapper)
+
+
+def _vars(group):
+    variables = group.get("vars") if group is not None else None
+    return [variables[str(i)][()] for i in range(len(variables))] if variables else []
 
 
 def _assign(pairs, source):
@@ -77,12 +82,11 @@ def _read_weights_h5(group, model, source, where="layers"):
         if _is_model(layer):
             pairs += _read_weights_h5(entry, layer, source, f"{where}/{key}/layers")
             continue
-        if _wraps(layer):  # Keras keeps a wrapper's weights under its 'layer' group
-            entry = entry.get("layer", entry)
-        variables = entry.get("vars")
-        values = [variables[str(i)][()] for i in range(len(variables))] if variables else []
+        values = _vars(entry)
+        if _wraps(layer):  # Keras keeps a wrapper's layer's weights in its 'layer' group
+            values = layer.join_keras_vars(values, _vars(entry.get("layer")))
         if layer.weight_entries():
-            name = variables.attrs.get("name", key) if variables else key
+            name = entry["vars"].attrs.get("name", key) if "vars" in entry else key
             pairs.append((layer, name, values))
         elif values:
             raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) has no weights, "
@@ -214,13 +218,15 @@ def _write_weights_h5(group, model):
         if _is_model(layer):
             _write_weights_h5(entry, layer)
             continue
+        groups = [(entry, layer.get_weights())]
         if _wraps(layer):
-            entry.create_group("vars").attrs["name"] = layer.name
-            entry = entry.create_group("layer")
-        variables = entry.create_group("vars")
-        variables.attrs["name"] = layer.name
-        for i, value in enumerate(layer.get_weights()):
-            variables.create_dataset(str(i), data=value)
+            own, inner = layer.split_keras_vars(layer.get_weights())
+            groups = [(entry, own), (entry.create_group("layer"), inner)]
+        for owner, values in groups:
+            variables = owner.create_group("vars")
+            variables.attrs["name"] = layer.name
+            for i, value in enumerate(values):
+                variables.create_dataset(str(i), data=value)
     group.create_group("vars").attrs["name"] = model.name
 
 

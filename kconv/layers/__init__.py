@@ -38,7 +38,7 @@ from kconv.layers.preprocessing import (AutoContrast, CenterCrop, CutMix, Equali
 from kconv.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector,
                                     Reshape, UpSampling1D, UpSampling2D, UpSampling3D,
                                     ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
-from kconv.layers.wrappers import TimeDistributed
+from kconv.layers.wrappers import SpectralNormalization, TimeDistributed, Wrapper
 
 Convolution1D = Conv1D
 Convolution2D = Conv2D
@@ -84,4 +84,4 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "RandomSharpness", "Solarization", "RandomShear", "RandomGaussianBlur",
            "Equalization", "RandomErasing", "CutMix", "MixUp", "Pipeline",
            "MaxNumBoundingBoxes", "RandomPerspective", "TimeDistributed",
-           "RandAugment"]
+           "SpectralNormalization", "Wrapper", "RandAugment"]

@@ -186,7 +186,19 @@ class Layer(nn.Module):
     def weight_entries(self):
         """``(layer, spec)`` for every weight of this layer and its sublayers, in Keras
         order (the order of :attr:`weights`)."""
-        return [(layer, spec) for layer in self._layers() for spec in layer._weight_specs.values()]
+        return self._entries(set())
+
+    def _entries(self, seen):
+        """:meth:`weight_entries` of this layer's subtree, skipping layers in ``seen`` (a
+        layer shared by two parents is listed once, where first met): its own weights,
+        then each sublayer's, as Keras lists a layer's variables. A layer whose own
+        weights sit among its sublayer's in Keras's order overrides this."""
+        seen.add(id(self))
+        out = [(self, spec) for spec in self._weight_specs.values()]
+        for child in _sublayers(self):
+            if id(child) not in seen:
+                out += child._entries(seen)
+        return out
 
     def get_weights(self):
         """Keras's ``get_weights``: a copy of every weight as a NumPy array in Keras's
@@ -460,3 +472,13 @@ class Layer(nn.Module):
 
     def extra_repr(self):
         return f"name={self.name!r}"
+
+
+def _sublayers(module):
+    """The nearest :class:`Layer` modules below ``module`` (through plain containers such
+    as ``ModuleList``), in registration order."""
+    for child in module.children():
+        if isinstance(child, Layer):
+            yield child
+        else:
+            yield from _sublayers(child)

@@ -49,7 +49,8 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     layers_lib.Solarization, layers_lib.RandomShear, layers_lib.RandomGaussianBlur,
     layers_lib.Equalization, layers_lib.RandomErasing, layers_lib.CutMix, layers_lib.MixUp,
     layers_lib.Pipeline, layers_lib.MaxNumBoundingBoxes, layers_lib.RandomPerspective,
-    layers_lib.TimeDistributed, layers_lib.RandAugment)}
+    layers_lib.TimeDistributed, layers_lib.RandAugment,
+    layers_lib.SpectralNormalization)}
 # Keras's own internal layers of Keras Applications, loaded by name (never user code).
 KERAS_INTERNAL = {("keras.src.applications.inception_resnet_v2", "CustomScaleLayer"):
                   layers_lib.CustomScaleLayer}
@@ -77,7 +78,7 @@ OUTSIDE_TOOLKIT = {
 }
 # Keras layers that belong to the toolkit and that kconv does not build yet (issue #31).
 NOT_YET = ("AugMix", "ContrastLimitedAdaptiveHistogramEqualization",
-           "RandomElasticTransform", "SpectralNormalization")
+           "RandomElasticTransform")
 _OUTSIDE = {name: kind for kind, names in OUTSIDE_TOOLKIT.items() for name in names}
 _OPS_MODULE = "keras.src.ops.numpy"  # keras.ops calls recorded in a graph
 _KERAS_MODULES = ("keras", "keras.layers", "keras.initializers", "keras.regularizers",

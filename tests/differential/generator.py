@@ -76,8 +76,9 @@ def _layer(lib, node):
 def _make(lib, cls, kwargs):
     if cls == "Pipeline":  # its layers are (class name, kwargs) pairs
         return lib.layers.Pipeline([_make(lib, c, k) for c, k in kwargs["layers"]])
-    if cls == "TimeDistributed":  # its layer is a (class name, kwargs) pair
-        return lib.layers.TimeDistributed(_make(lib, *kwargs["layer"]))
+    if cls in ("TimeDistributed", "SpectralNormalization"):  # layer: a (class, kwargs) pair
+        return getattr(lib.layers, cls)(_make(lib, *kwargs["layer"]),
+                                        **{k: v for k, v in kwargs.items() if k != "layer"})
     return getattr(lib.layers, cls)(**kwargs)
 
 
@@ -524,6 +525,17 @@ def _time_distributed(d, s):
     return "TimeDistributed", {"layer": inner}
 
 
+def _spectral(d, s):
+    """A convolution (plain, transposed or depthwise) or a Dense on the last axis, its
+    kernel spectrally normalized in training."""
+    family = d.pick((_conv, _conv_transpose, _depthwise, None))
+    inner = family(d, s) if family is not None else \
+        _dense(d, d.int(1, 5), d.activation())
+    if inner is None:
+        return None
+    return "SpectralNormalization", {"layer": inner, "power_iterations": d.int(1, 3)}
+
+
 def _pass_through(d, s):
     if d.chance(0.5):
         return "Identity", {}
@@ -536,7 +548,8 @@ FEATURE_MAP_LAYERS = ((_conv, 6), (_conv_transpose, 1.5), (_depthwise, 1.5), (_s
                       (_pooling, 3), (_batch_norm, 2.5), (_layer_norm, 1), (_group_norm, 1),
                       (_activation, 2.5), (_dropout, 1), (_padding, 2), (_rescaling, 0.5),
                       (_unit_norm, 0.7), (_pass_through, 0.5), (_augmentation, 1.5),
-                      (_reshape, 0.7), (_pipeline, 0.3), (_time_distributed, 0.7))
+                      (_reshape, 0.7), (_pipeline, 0.3), (_time_distributed, 0.7),
+                      (_spectral, 0.8))
 
 
 def _head(d, s):

@@ -44,7 +44,7 @@ MERGING = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Conc
 
 
 def _args(name):
-    if name == "TimeDistributed":
+    if name in ("TimeDistributed", "SpectralNormalization"):
         return (keras.layers.Dense(2),)
     if name == "Pipeline":
         return ([keras.layers.RandomFlip(), keras.layers.Rescaling(0.5)],)
