@@ -25,7 +25,9 @@ from kconv.layers.pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooli
                                   GlobalAveragePooling3D, GlobalMaxPooling1D,
                                   GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
                                   MaxPooling2D, MaxPooling3D)
-from kconv.layers.preprocessing import (AutoContrast, CenterCrop, CutMix, Equalization,
+from kconv.layers.preprocessing import (AugMix, AutoContrast, CenterCrop,
+                                        ContrastLimitedAdaptiveHistogramEqualization, CutMix,
+                                        Equalization, RandomElasticTransform,
                                         MaxNumBoundingBoxes, MixUp, Pipeline, RandAugment,
                                         RandomBrightness, RandomErasing,
                                         RandomColorDegeneration, RandomColorJitter,
@@ -84,4 +86,5 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "RandomSharpness", "Solarization", "RandomShear", "RandomGaussianBlur",
            "Equalization", "RandomErasing", "CutMix", "MixUp", "Pipeline",
            "MaxNumBoundingBoxes", "RandomPerspective", "TimeDistributed",
-           "SpectralNormalization", "Wrapper", "RandAugment"]
+           "SpectralNormalization", "Wrapper", "RandAugment", "AugMix",
+           "RandomElasticTransform", "ContrastLimitedAdaptiveHistogramEqualization"]

@@ -50,7 +50,8 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     layers_lib.Equalization, layers_lib.RandomErasing, layers_lib.CutMix, layers_lib.MixUp,
     layers_lib.Pipeline, layers_lib.MaxNumBoundingBoxes, layers_lib.RandomPerspective,
     layers_lib.TimeDistributed, layers_lib.RandAugment,
-    layers_lib.SpectralNormalization)}
+    layers_lib.SpectralNormalization, layers_lib.AugMix, layers_lib.RandomElasticTransform,
+    layers_lib.ContrastLimitedAdaptiveHistogramEqualization)}
 # Keras's own internal layers of Keras Applications, loaded by name (never user code).
 KERAS_INTERNAL = {("keras.src.applications.inception_resnet_v2", "CustomScaleLayer"):
                   layers_lib.CustomScaleLayer}
@@ -76,9 +77,6 @@ OUTSIDE_TOOLKIT = {
                                               "TFSMLayer"),
     "a layer of arbitrary Python code": ("Lambda",),
 }
-# Keras layers that belong to the toolkit and that kconv does not build yet (issue #31).
-NOT_YET = ("AugMix", "ContrastLimitedAdaptiveHistogramEqualization",
-           "RandomElasticTransform")
 _OUTSIDE = {name: kind for kind, names in OUTSIDE_TOOLKIT.items() for name in names}
 _OPS_MODULE = "keras.src.ops.numpy"  # keras.ops calls recorded in a graph
 _KERAS_MODULES = ("keras", "keras.layers", "keras.initializers", "keras.regularizers",
@@ -119,8 +117,6 @@ def layer_from_config(entry, index):
                          "convolutional toolkit (convolution, pooling, normalization, "
                          "reshaping, merging, activation, dropout and image preprocessing "
                          "layers)")
-    if name in NOT_YET:
-        raise ValueError(f"{where}: kconv does not build Keras's {name} layer yet")
     if name not in LAYER_CLASSES:
         raise ValueError(f"{where}: kconv has no {name} layer (it builds "
                          f"{', '.join(sorted(LAYER_CLASSES))})")

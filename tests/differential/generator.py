@@ -397,7 +397,8 @@ def _augmentation(d, s):
              "RandomContrast", "RandomBrightness", "RandomCrop", "Resizing", "CenterCrop",
              "RandomInvert", "Solarization", "RandomPosterization", "RandomSharpness",
              "RandomShear", "RandomGaussianBlur", "RandomErasing", "CutMix", "MixUp",
-             "RandomPerspective")
+             "RandomPerspective", "RandomElasticTransform", "AugMix",
+             "ContrastLimitedAdaptiveHistogramEqualization")
     # Not Equalization: Keras 3.15's symbolic call returns its input tensor itself, so a
     # Keras graph silently leaves the layer out (tests/kconv/layers/preprocessing tests it).
     if s.data_format == "channels_last":  # Keras 3.15 takes channels_first extrema wrongly
@@ -437,6 +438,18 @@ def _augmentation(d, s):
         return kind, {"factor": 0.0 if quiet else d.float(0.2, 1.0),
                       "scale": d.pick(((0.02, 0.33), (d.float(0.0, 0.3), d.float(0.3, 1.0)))),
                       "fill_value": d.pick((None, d.float(-1.0, 1.0))), **value_range, **fmt}
+    if kind == "RandomElasticTransform":
+        return kind, {"factor": 0.0 if quiet else d.pick((1.0, d.float(0.2, 1.0))),
+                      "scale": d.pick((d.float(0.0, 1.0), (d.float(0.0, 0.4), d.float(0.4, 1.0)))),
+                      **geometric, "fill_mode": d.pick(("reflect", "mirror", "wrap", "constant",
+                                                        "nearest")), **value_range}
+    if kind == "AugMix":  # the colour operations take RGB only
+        return kind, {**value_range, **fmt, "num_chains": d.int(1, 3),
+                      "chain_depth": d.int(1, 3), "factor": d.float(0.05, 0.9),
+                      "alpha": d.float(0.3, 2.0), "all_ops": s.channels == 3 and d.chance(0.5),
+                      "interpolation": geometric["interpolation"], "seed": d.int(0, 99)}
+    if kind == "ContrastLimitedAdaptiveHistogramEqualization":
+        return kind, _clahe(d, height, width, {**value_range, **fmt})
     if kind == "CutMix":
         return kind, {"factor": d.float(0.1, 1.0), **fmt}
     if kind == "MixUp":
@@ -478,13 +491,26 @@ def _augmentation(d, s):
                   "antialias": d.chance(0.3), **aspect, **fmt}
 
 
+def _clahe(d, height, width, common):
+    """A grid that divides the image and a clip limit that is a whole number of pixels (or
+    none): there Keras on torch computes what TensorFlow does (elsewhere it pads by
+    repeating the edge and truncates the limit; kconv follows TensorFlow)."""
+    grid = tuple(d.pick([g for g in range(1, size + 1) if size % g == 0])
+                 for size in (height, width))
+    area = (height // grid[0]) * (width // grid[1])
+    limits = [0.0, d.float(256.0, 300.0)]  # none, or above any count
+    if area & (area - 1) == 0:  # a power of two: 256·k/area is exact
+        limits.append(256.0 * d.int(1, 3) / area)
+    return {"clip_limit": d.pick(limits), "tile_grid_size": grid, **common}
+
+
 def stochastic(node):
     """Whether a node draws random numbers in training (then fit cannot be compared)."""
     if node.cls == "Pipeline":
         return any(stochastic(Node(c, k, ())) for c, k in node.kwargs["layers"])
     if node.cls == "TimeDistributed":
         return stochastic(Node(*node.kwargs["layer"], ()))
-    if node.cls in ("RandomFlip", "CutMix", "MixUp", "RandAugment"):
+    if node.cls in ("RandomFlip", "CutMix", "MixUp", "RandAugment", "AugMix"):
         return True
     if node.cls in ("RandomPosterization", "RandomSharpness"):
         return not isinstance(node.kwargs["factor"], tuple)
@@ -547,7 +573,7 @@ def _pass_through(d, s):
 FEATURE_MAP_LAYERS = ((_conv, 6), (_conv_transpose, 1.5), (_depthwise, 1.5), (_separable, 1.5),
                       (_pooling, 3), (_batch_norm, 2.5), (_layer_norm, 1), (_group_norm, 1),
                       (_activation, 2.5), (_dropout, 1), (_padding, 2), (_rescaling, 0.5),
-                      (_unit_norm, 0.7), (_pass_through, 0.5), (_augmentation, 1.5),
+                      (_unit_norm, 0.7), (_pass_through, 0.5), (_augmentation, 2.5),
                       (_reshape, 0.7), (_pipeline, 0.3), (_time_distributed, 0.7),
                       (_spectral, 0.8))
 

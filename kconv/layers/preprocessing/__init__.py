@@ -1,10 +1,12 @@
 """Keras's image preprocessing and augmentation layers, usable inside a model: random ones
 act in training only, on the whole batch on its device."""
 
-from kconv.layers.preprocessing.geometric import (RandomFlip, RandomPerspective,
-                                                  RandomRotation, RandomShear,
-                                                  RandomTranslation, RandomZoom)
-from kconv.layers.preprocessing.intensity import (AutoContrast, RandomBrightness,
+from kconv.layers.preprocessing.geometric import (RandomElasticTransform, RandomFlip,
+                                                  RandomPerspective, RandomRotation,
+                                                  RandomShear, RandomTranslation, RandomZoom)
+from kconv.layers.preprocessing.intensity import (AutoContrast,
+                                                  ContrastLimitedAdaptiveHistogramEqualization,
+                                                  RandomBrightness,
                                                   RandomContrast, RandomGaussianBlur,
                                                   Equalization, RandomInvert,
                                                   RandomPosterization, RandomSharpness,
@@ -13,7 +15,7 @@ from kconv.layers.preprocessing.color import (RandomColorDegeneration, RandomCol
                                               RandomGrayscale, RandomHue, RandomSaturation)
 from kconv.layers.preprocessing.mixing import CutMix, MixUp, RandomErasing
 from kconv.layers.preprocessing.pipeline import MaxNumBoundingBoxes, Pipeline
-from kconv.layers.preprocessing.policies import RandAugment
+from kconv.layers.preprocessing.policies import AugMix, RandAugment
 from kconv.layers.preprocessing.resizing import CenterCrop, RandomCrop, Resizing
 
 __all__ = ["RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
@@ -22,4 +24,5 @@ __all__ = ["RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
            "RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomColorJitter",
            "RandomShear", "RandomGaussianBlur", "Equalization", "RandomErasing", "CutMix",
            "MixUp", "CenterCrop", "RandomCrop", "Resizing", "Pipeline", "MaxNumBoundingBoxes",
-           "RandomPerspective", "RandAugment"]
+           "RandomPerspective", "RandAugment", "AugMix", "RandomElasticTransform",
+           "ContrastLimitedAdaptiveHistogramEqualization"]

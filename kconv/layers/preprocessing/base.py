@@ -37,6 +37,22 @@ def check_factor(name, factor, bounds=(-1.0, 1.0), open_low=False):
     return max(-f, low), f
 
 
+def fix_index(index, size, fill_mode):
+    """Integer pixel indices outside ``[0, size)`` moved in as Keras's ``fill_mode`` reads
+    them: ``'reflect'`` d c b a | a b c d | d c b a (NumPy's ``pad(mode="symmetric")``),
+    ``'mirror'`` d c b | a b c d | c b a, ``'wrap'``, or the nearest edge (``'nearest'``,
+    and ``'constant'``, whose outside reads are masked by the caller)."""
+    if fill_mode == "wrap":
+        return index % size
+    if fill_mode == "reflect":
+        period = 2 * size
+        index = index % period
+        return torch.where(index >= size, period - 1 - index, index)
+    if fill_mode == "mirror" and size > 1:
+        return (index + size - 1).remainder(2 * size - 2).sub(size - 1).abs()
+    return index.clamp(0, size - 1)
+
+
 def check_value_range(value_range):
     if not (isinstance(value_range, (tuple, list)) and len(value_range) == 2 and all(
             isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value_range)):
@@ -74,13 +90,25 @@ class ImagePreprocessingLayer(Layer):
     def beta(self, n, alpha, device):
         """``n`` draws from Beta(alpha, alpha), from this layer's generator when seeded."""
         concentration = torch.full((n,), float(alpha))
+        return self._draw(torch.distributions.Beta(concentration, concentration), device)
+
+    def dirichlet(self, n, alpha, device):
+        """One draw from the symmetric Dirichlet(alpha) over ``n`` weights (Keras's:
+        Gamma(alpha) draws divided by their sum)."""
+        gamma = self._draw(torch.distributions.Gamma(torch.full((n,), float(alpha)), 1.0),
+                           device)
+        return gamma / gamma.sum()
+
+    def _draw(self, distribution, device):
+        """``distribution.sample()`` (torch's samplers take no generator): from this layer's
+        generator when seeded, through a forked global generator."""
         generator = self._generator("cpu")
         if generator is None:
-            return torch.distributions.Beta(concentration, concentration).sample().to(device)
+            return distribution.sample().to(device)
         seed = int(torch.randint(2 ** 62, (), generator=generator))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return torch.distributions.Beta(concentration, concentration).sample().to(device)
+            return distribution.sample().to(device)
 
     def permutation(self, n, device):
         return torch.randperm(n, generator=self._generator("cpu")).to(device)

@@ -1,33 +1,28 @@
 """Keras's geometric augmentation layers: ``RandomFlip``, ``RandomRotation``,
-``RandomTranslation``, ``RandomZoom``, ``RandomShear`` and ``RandomPerspective``.
+``RandomTranslation``, ``RandomZoom``, ``RandomShear``, ``RandomPerspective`` and
+``RandomElasticTransform``.
 
 Rotation, translation, zoom, shear and perspective draw one affine (or projective) map per
 image and resample the whole batch with :func:`affine_transform`, Keras's own resampling:
 output pixel ``(x, y)`` (column, row) reads input point ``(a0·x + a1·y + a2, b0·x + b1·y +
 b2)``; ``'bilinear'`` blends its four neighbours and ``'nearest'`` rounds (half to even); a
 neighbour outside the image is moved in by ``fill_mode`` (``'reflect'``: d c b a | a b c d |
-d c b a; ``'wrap'``; ``'nearest'``: the edge) or, with ``'constant'``, reads ``fill_value``.
+d c b a; ``'mirror'``: d c b | a b c d | c b a; ``'wrap'``; ``'nearest'``: the edge) or, with
+``'constant'``, reads ``fill_value``. The elastic transform reads the same way at points
+displaced by a smoothed random field (:func:`resample`).
 """
 
 import math
 
 import torch
 
-from kconv.layers.preprocessing.base import ImagePreprocessingLayer, check_factor
+from kconv.layers.preprocessing.base import (ImagePreprocessingLayer, check_factor,
+                                             check_value_range, fix_index)
+from kconv.layers.preprocessing.intensity import gaussian_blur
 from kconv.validation import check_choice, check_float
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 INTERPOLATIONS = ("nearest", "bilinear")
-
-
-def _fix_index(index, size, fill_mode):
-    if fill_mode == "wrap":
-        return index % size
-    if fill_mode == "reflect":  # half-sample symmetric
-        period = 2 * size
-        index = index % period
-        return torch.where(index >= size, period - 1 - index, index)
-    return index.clamp(0, size - 1)
 
 
 def affine_transform(images, transforms, interpolation="bilinear", fill_mode="reflect",
@@ -36,7 +31,7 @@ def affine_transform(images, transforms, interpolation="bilinear", fill_mode="re
     rows ``(a0, a1, a2, b0, b1, b2)`` (see the module docstring), in one batched gather;
     (N, 8) rows ``(..., c0, c1)`` are projective: both coordinates divided by
     ``c0·x + c1·y + 1``."""
-    n, c, h, w = images.shape
+    _, _, h, w = images.shape
     t = transforms.to(torch.float32)[:, :, None, None]
     xs = torch.arange(w, dtype=torch.float32, device=images.device)
     ys = torch.arange(h, dtype=torch.float32, device=images.device)[:, None]
@@ -45,6 +40,15 @@ def affine_transform(images, transforms, interpolation="bilinear", fill_mode="re
     if transforms.shape[1] == 8:
         denominator = t[:, 6] * xs + t[:, 7] * ys + 1.0
         src_x, src_y = src_x / denominator, src_y / denominator
+    return resample(images, src_x, src_y, interpolation, fill_mode, fill_value)
+
+
+def resample(images, src_x, src_y, interpolation="bilinear", fill_mode="reflect",
+             fill_value=0.0):
+    """Keras's ``map_coordinates`` of a channels-first batch ``images`` (N, C, H, W): output
+    pixel (row, column) of image i reads ``(src_y, src_x)[i, row, column]`` (both (N, H, W)),
+    in one batched gather."""
+    n, c, h, w = images.shape
 
     def nodes(coordinate):
         if interpolation == "nearest":
@@ -58,7 +62,7 @@ def affine_transform(images, transforms, interpolation="bilinear", fill_mode="re
     out = None
     for iy, wy in nodes(src_y):
         for ix, wx in nodes(src_x):
-            index = _fix_index(iy, h, fill_mode) * w + _fix_index(ix, w, fill_mode)
+            index = fix_index(iy, h, fill_mode) * w + fix_index(ix, w, fill_mode)
             values = flat.gather(2, index.reshape(n, 1, h * w).expand(n, c, h * w))
             values = values.reshape(n, c, h, w)
             if fill_mode == "constant":
@@ -267,3 +271,53 @@ class RandomPerspective(_AffineLayer):
                                   self.interpolation, "constant", self.fill_value)
         return torch.where(params["apply_perspective"].view(-1, 1, 1, 1),
                            warped.to(images.dtype), images)
+
+
+class RandomElasticTransform(ImagePreprocessingLayer):
+    """With probability drawn from ``factor`` (a number f means (0, f)) per image, moves
+    every pixel by a random displacement field (unit normals, smoothed by a Gaussian of
+    width ``sigma = 0.05·s·min(H, W)`` and scaled by ``alpha = 0.1·s·max(H, W)``, where the
+    distortion ``s`` is drawn once per batch from ``scale``) and resamples the image there,
+    as Keras; in training the result is clipped to ``value_range``."""
+
+    config_keys = ("factor", "scale", "interpolation", "fill_mode", "fill_value",
+                   "value_range", "seed")
+
+    def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_mode="reflect",
+                 fill_value=0.0, value_range=(0, 255), seed=None, data_format=None, *,
+                 input_shape=None, name=None, trainable=True):
+        super().__init__(data_format, seed, input_shape=input_shape, name=name,
+                         trainable=trainable)
+        self.factor = check_factor("factor", factor, (0.0, 1.0))
+        self.scale = check_factor("scale", scale, (0.0, 1.0))
+        self.interpolation = check_choice("interpolation", interpolation, INTERPOLATIONS)
+        self.fill_mode = check_choice("fill_mode", fill_mode, FILL_MODES + ("mirror",))
+        self.fill_value = check_float("fill_value", fill_value)
+        self.value_range = check_value_range(value_range)
+
+    def sample(self, n, height, width, device):
+        probability = self.uniform((n,), *self.factor, device)
+        apply = self.uniform((n,), 0.0, 1.0, device) < probability
+        generator = self._generator(device)
+        return {"apply_transform": apply,
+                "distortion_factor": self.uniform((), *self.scale, device),
+                "displacements": torch.randn((2, n, height, width), generator=generator,
+                                             device=device)}
+
+    def apply(self, images, params):
+        if self.scale[1] == 0 or self.factor[1] == 0:  # Keras draws no transformation
+            return images
+        _, _, height, width = images.shape
+        distortion = params["distortion_factor"].to(images.dtype)
+        alpha = max(height, width) * (0.1 * distortion)
+        sigma = min(height, width) * (0.05 * distortion)
+        size = int(6 * sigma) | 1
+        dx, dy = (gaussian_blur(d.to(images.dtype).unsqueeze(1) * sigma, (size, size),
+                                torch.stack([sigma, sigma])).squeeze(1)
+                  for d in params["displacements"])
+        xs = torch.arange(width, device=images.device)
+        ys = torch.arange(height, device=images.device)[:, None]
+        moved = resample(images, xs + alpha * dx, ys + alpha * dy, self.interpolation,
+                         self.fill_mode, self.fill_value).to(images.dtype)
+        moved = torch.where(params["apply_transform"].view(-1, 1, 1, 1), moved, images)
+        return moved.clamp(*self.value_range)

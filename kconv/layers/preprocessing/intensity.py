@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from kconv.layers.preprocessing.base import (FactorLayer, ImagePreprocessingLayer,
-                                             check_factor, check_value_range)
-from kconv.validation import check_int, invalid_value
+                                             check_factor, check_value_range, fix_index)
+from kconv.validation import check_float, check_int, int_tuple, invalid_value
 
 
 class _IntensityLayer(FactorLayer):
@@ -179,6 +179,21 @@ class AutoContrast(ImagePreprocessingLayer):
         return torch.where(torch.isnan(x), images, x)
 
 
+def gaussian_blur(images, kernel_size, sigma):
+    """Keras's ``gaussian_blur`` of a channels-first batch: a ``kernel_size`` (x, y) Gaussian
+    of widths ``sigma`` (x, y), each channel on its own, zero padding."""
+    (size_x, size_y), sigma = kernel_size, torch.as_tensor(sigma).to(images)
+
+    def kernel1d(size, s):
+        x = torch.arange(size, dtype=images.dtype, device=images.device) - (size - 1) / 2
+        k = torch.exp(-0.5 * (x / s) ** 2)
+        return k / k.sum()
+    kernel = torch.outer(kernel1d(size_y, sigma[1]), kernel1d(size_x, sigma[0]))
+    channels = images.shape[1]
+    kernel = kernel.view(1, 1, size_x, size_y).expand(channels, 1, size_x, size_y)
+    return F.conv2d(images, kernel, padding=size_x // 2, groups=channels)
+
+
 class RandomGaussianBlur(ImagePreprocessingLayer):
     """Blurs each image with probability drawn from ``factor`` (a number f means (0, f)),
     with a ``kernel_size`` Gaussian (odd sizes, zero padding) whose (x, y) widths are drawn
@@ -207,16 +222,7 @@ class RandomGaussianBlur(ImagePreprocessingLayer):
                 "blur_factor": self.uniform((2,), *self.sigma, device) + 1e-6}
 
     def apply(self, images, params):
-        (size_x, size_y), sigma = self.kernel_size, params["blur_factor"].to(images.dtype)
-
-        def kernel1d(size, s):
-            x = torch.arange(size, dtype=images.dtype, device=images.device) - (size - 1) / 2
-            k = torch.exp(-0.5 * (x / s) ** 2)
-            return k / k.sum()
-        kernel = torch.outer(kernel1d(size_y, sigma[1]), kernel1d(size_x, sigma[0]))
-        channels = images.shape[1]
-        kernel = kernel.view(1, 1, size_x, size_y).expand(channels, 1, size_x, size_y)
-        blurred = F.conv2d(images, kernel, padding=size_x // 2, groups=channels)
+        blurred = gaussian_blur(images, self.kernel_size, params["blur_factor"])
         blurred = torch.where(params["should_apply_blur"].view(-1, 1, 1, 1), blurred, images)
         return blurred.clamp(*self.value_range)
 
@@ -254,3 +260,71 @@ class Equalization(ImagePreprocessingLayer):
         shape = (channels, images.shape[0]) + tuple(images.shape[2:])
         equalized = equalized.reshape(shape).transpose(0, 1)
         return to_range(equalized, (0, 255), self.value_range)
+
+
+class ContrastLimitedAdaptiveHistogramEqualization(ImagePreprocessingLayer):
+    """Keras's CLAHE: each channel is cut into a ``tile_grid_size`` (rows, columns) grid of
+    tiles (the image extended symmetrically at the bottom and right to fill it), each
+    tile's histogram is clipped at ``clip_limit`` times the mean count (the excess spread
+    over all bins) and equalized, and every pixel reads its value through the four
+    nearest tiles' mappings, blended bilinearly. Deterministic, so it also acts in
+    inference, as Keras's.
+
+    Deviation: Keras 3.15 on torch extends the image by repeating its edge, TensorFlow and
+    NumPy symmetrically (``np.pad(mode="symmetric")``, which the layer's code asks for);
+    kconv follows TensorFlow. Images whose size the grid divides are unaffected."""
+
+    config_keys = ("value_range", "clip_limit", "tile_grid_size")
+
+    def __init__(self, value_range=(0, 255), clip_limit=4.0, tile_grid_size=(8, 8),
+                 data_format=None, *, input_shape=None, name=None, trainable=True):
+        super().__init__(data_format, None, input_shape=input_shape, name=name,
+                         trainable=trainable)
+        self.value_range = check_value_range(value_range)
+        self.clip_limit = check_float("clip_limit", clip_limit)
+        self.tile_grid_size = int_tuple("tile_grid_size", tile_grid_size, 2)
+
+    def transform(self, images):
+        dtype = images.dtype
+        x = to_range(images.float(), self.value_range, (0, 255))
+        n, c, height, width = x.shape
+        grid_h, grid_w = self.tile_grid_size
+        tile_h, tile_w = -(-height // grid_h), -(-width // grid_w)
+        rows = fix_index(torch.arange(tile_h * grid_h, device=x.device), height, "reflect")
+        cols = fix_index(torch.arange(tile_w * grid_w, device=x.device), width, "reflect")
+        x = x[:, :, rows][:, :, :, cols]
+        tiles = x.reshape(n, c, grid_h, tile_h, grid_w, tile_w).permute(0, 1, 2, 4, 3, 5)
+        tiles = tiles.reshape(n, c, grid_h, grid_w, tile_h * tile_w)
+        levels = tiles.to(torch.int32).clamp(0, 255).long()
+        hist = torch.zeros(n, c, grid_h, grid_w, 256, device=x.device).scatter_add_(
+            -1, levels, torch.ones_like(tiles))
+        if self.clip_limit > 0:
+            clipped = hist.clamp(0, self.clip_limit * (tile_h * tile_w) / 256.0)
+            hist = clipped + (hist - clipped).sum(-1, keepdim=True) / 256.0
+        cdf = hist.cumsum(-1)
+        cdf_min = cdf.amin(-1, keepdim=True)
+        denominator = tile_h * tile_w - cdf_min
+        denominator = torch.where(denominator == 0, torch.ones_like(denominator), denominator)
+        table = ((cdf - cdf_min) * 255.0 / denominator).clamp(0, 255)
+        table = torch.cat([table[:, :, :1], table, table[:, :, -1:]], dim=2)
+        table = torch.cat([table[:, :, :, :1], table, table[:, :, :, -1:]], dim=3)
+
+        def corners(size, tile, grid):
+            position = (torch.arange(size, dtype=torch.float32, device=x.device)
+                        - tile / 2.0) / tile + 1.0
+            low = torch.floor(position)
+            return (low.clamp(0, grid + 1).long(), (low + 1).clamp(0, grid + 1).long(),
+                    position - low)
+        y0, y1, wy = corners(tile_h * grid_h, tile_h, grid_h)
+        x0, x1, wx = corners(tile_w * grid_w, tile_w, grid_w)
+        pixels = x.clamp(0, 255).to(torch.int32).long().reshape(n, c, -1)
+        flat = table.reshape(n, c, -1)
+
+        def read(ys, xs):
+            where = (ys[:, None] * (grid_w + 2) + xs[None, :]).reshape(1, 1, -1) * 256
+            return flat.gather(2, where + pixels).reshape(x.shape)
+        wy, wx = wy[:, None], wx[None, :]
+        top = read(y0, x0) * (1.0 - wx) + read(y0, x1) * wx
+        bottom = read(y1, x0) * (1.0 - wx) + read(y1, x1) * wx
+        result = (top * (1.0 - wy) + bottom * wy)[:, :, :height, :width]
+        return to_range(result, (0, 255), self.value_range).to(dtype)

@@ -1,7 +1,7 @@
 """The boundary of kconv's layers, audited against ``keras.layers``: every class there is
 either built by kconv (a default instance saved by Keras opens with Keras's outputs), or
-outside the convolutional toolkit (refused with what it is), or in the toolkit and not built
-yet (refused saying so); the lists below make that boundary visible."""
+outside the convolutional toolkit (refused with what it is); the lists below make that
+boundary visible."""
 
 import inspect
 import re
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import kconv
-from kconv.models.deserialization import NOT_YET, OUTSIDE_TOOLKIT, layer_from_config
+from kconv.models.deserialization import OUTSIDE_TOOLKIT, layer_from_config
 from tests.keras_oracle import to_numpy
 
 KERAS_LAYERS = sorted(name for name, cls in vars(keras.layers).items()
@@ -20,8 +20,7 @@ KERAS_LAYERS = sorted(name for name, cls in vars(keras.layers).items()
 OUTSIDE = sorted(name for names in OUTSIDE_TOOLKIT.values() for name in names)
 # The base classes (of layers, of layer wrappers), and the Input that every model has.
 NOT_LAYERS = ("Layer", "Wrapper", "InputLayer")
-BUILT = [name for name in KERAS_LAYERS if name not in OUTSIDE + list(NOT_YET) + list(
-    NOT_LAYERS)]
+BUILT = [name for name in KERAS_LAYERS if name not in OUTSIDE + list(NOT_LAYERS)]
 
 # Arguments for the classes that have required ones, and inputs for those that need one.
 ARGS = {"Activation": ("relu",), "Dense": (3,), "Dropout": (0.5,), "SpatialDropout1D": (0.5,),
@@ -34,7 +33,7 @@ ARGS = {"Activation": ("relu",), "Dense": (3,), "Dropout": (0.5,), "SpatialDropo
         "RandomSharpness": (0.3,), "RandomColorDegeneration": (0.3,),
         "RandomSaturation": (0.3,), "RandomHue": (0.3,), "MaxNumBoundingBoxes": (5,)}
 RGB_ONLY = ("RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomColorJitter",
-            "RandomGrayscale", "RandAugment")
+            "RandomGrayscale", "RandAugment", "AugMix")
 KWARGS = {"Normalization": {"mean": 0.5, "variance": 2.0}}
 INPUTS = {1: (10, 32), 2: (8, 8, 32), 3: (6, 6, 6, 32)}
 # Keras 3.15 cannot put these into a model (Equalization's symbolic call returns its input,
@@ -69,10 +68,9 @@ def _input_shape(name):
 
 
 def test_every_keras_layer_class_is_accounted_for():
-    assert not set(OUTSIDE) & set(NOT_YET)
-    assert set(OUTSIDE) <= set(KERAS_LAYERS) and set(NOT_YET) <= set(KERAS_LAYERS)
+    assert set(OUTSIDE) <= set(KERAS_LAYERS)
     missing = [name for name in BUILT if not hasattr(kconv.layers, name)]
-    assert not missing, f"in the toolkit, neither built nor listed as not yet: {missing}"
+    assert not missing, f"in the toolkit and not built: {missing}"
 
 
 @pytest.mark.parametrize("name", BUILT)
@@ -107,12 +105,6 @@ def test_layers_outside_the_toolkit_are_refused_naming_what_they_are(name):
     message = str(error.value)
     assert f"{name} is " in message and "outside kconv's convolutional toolkit" in message
     assert "\n" not in message
-
-
-@pytest.mark.parametrize("name", NOT_YET)
-def test_toolkit_layers_not_built_yet_are_refused_saying_so(name):
-    with pytest.raises(ValueError, match=f"kconv does not build Keras's {name} layer yet"):
-        layer_from_config({"class_name": name, "config": {"name": "x"}}, 1)
 
 
 def test_a_keras_file_with_a_recurrent_layer_is_refused_in_one_line(tmp_path):

@@ -1,6 +1,7 @@
-"""RandomFlip, RandomRotation, RandomTranslation and RandomZoom against Keras: given the
-same drawn transform the outputs are Keras's (every fill mode and interpolation, both data
-formats); the draws follow Keras's distributions; training-only; seeds; configs."""
+"""The geometric layers (flip, rotation, translation, zoom, shear, perspective, elastic
+transform) against Keras: given the same drawn transform the outputs are Keras's (every
+fill mode and interpolation, both data formats); the draws follow Keras's distributions;
+training-only; seeds; configs."""
 
 import keras
 import numpy as np
@@ -147,7 +148,8 @@ def test_random_only_in_training_and_seeded(layer):
     L.RandomTranslation((-0.1, 0.2), 0.3, fill_mode="wrap"),
     L.RandomZoom(0.2, (-0.3, 0.1), fill_mode="nearest"),
     L.RandomShear((0.1, 0.3), (0.0, 0.2), fill_mode="constant", seed=2),
-    L.RandomPerspective(0.5, scale=0.3, interpolation="nearest", fill_value=1.0)],
+    L.RandomPerspective(0.5, scale=0.3, interpolation="nearest", fill_value=1.0),
+    L.RandomElasticTransform((0.2, 0.7), 0.4, "nearest", "mirror", 2.0, (0, 1), seed=2)],
     ids=lambda layer: type(layer).__name__)
 def test_configs_open_both_ways(layer):
     config = layer.get_config()
@@ -175,6 +177,9 @@ def test_configs_open_both_ways(layer):
     (lambda: L.RandomShear(x_factor=-0.2), "x_factor"),
     (lambda: L.RandomFlip(seed="x"), "seed"),
     (lambda: L.RandomFlip()(torch.ones(2, 3)), "rank"),
+    (lambda: L.RandomElasticTransform(scale=1.5), "scale"),
+    (lambda: L.RandomElasticTransform(fill_mode="edge"), "fill_mode"),
+    (lambda: L.RandomElasticTransform(value_range=3), "value_range"),
 ])
 def test_bad_arguments_are_one_line(call, name):
     with pytest.raises((ValueError, TypeError)) as error:
@@ -204,3 +209,56 @@ def test_perspective_warps_as_keras(interpolation, data_format):
     theirs = np.concatenate([(to_numpy(p["end_points"]) / np.maximum(to_numpy(
         p["start_points"]), 1) - 1)[:, 3].ravel() for p in k_draws])
     assert scipy.stats.ks_2samp(ours, theirs).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("fill_mode, interpolation, data_format, distortion", [
+    ("reflect", "bilinear", "channels_last", 0.7), ("mirror", "nearest", "channels_first", 1.0),
+    ("constant", "bilinear", "channels_last", 0.3), ("wrap", "bilinear", "channels_first", 0.05),
+    ("nearest", "nearest", "channels_last", 0.9)])
+def test_elastic_transform_on_the_same_field_is_keras(fill_mode, interpolation, data_format,
+                                                      distortion):
+    """Keras draws its displacement field from torch's global generator: the same normals
+    given to kconv's layer give Keras's output (smoothing, scaling, resampling, clipping;
+    the images not chosen unchanged but for the clip)."""
+    x = images(data_format, n=3, h=12, w=16) * 1.2 - 20
+    n, h, w = 3, 12, 16
+    kwargs = dict(fill_mode=fill_mode, interpolation=interpolation, data_format=data_format,
+                  fill_value=7.0)
+    layer, k_layer = L.RandomElasticTransform(**kwargs), keras.layers.RandomElasticTransform(
+        **kwargs)
+    chosen, factor = torch.tensor([True, False, True]), torch.tensor(distortion)
+    torch.manual_seed(5)
+    field = torch.stack([torch.normal(0.0, 1.0, size=(n, h, w)) for _ in range(2)])
+    images_cf = torch.from_numpy(x if data_format == "channels_first" else
+                                 x.transpose(0, 3, 1, 2).copy())
+    ours = layer.apply(images_cf, {"apply_transform": chosen, "distortion_factor": factor,
+                                   "displacements": field}).numpy()
+    if data_format == "channels_last":
+        ours = ours.transpose(0, 2, 3, 1)
+    torch.manual_seed(5)
+    theirs = to_numpy(k_layer.transform_images(torch.from_numpy(x), {
+        "apply_transform": chosen, "distortion_factor": factor, "seed": None}))
+    np.testing.assert_allclose(ours, theirs, atol=1e-3, rtol=1e-5)
+    assert ours.min() >= 0 and ours.max() <= 255
+
+
+def test_elastic_transform_draws_follow_keras():
+    """Per image: applied with probability drawn from factor; per batch: one distortion from
+    scale; a unit-normal field; seeded; only in training; no transformation (no clip either)
+    when factor or scale is zero, as Keras."""
+    layer = L.RandomElasticTransform(factor=(0.2, 0.6), scale=(0.1, 0.5), seed=3)
+    draws = [layer.sample(500, 6, 7, "cpu") for _ in range(40)]
+    applied = np.mean([d["apply_transform"].float().mean() for d in draws])
+    assert abs(applied - 0.4) < 0.02
+    distortions = np.array([float(d["distortion_factor"]) for d in draws])
+    assert distortions.min() >= 0.1 and distortions.max() < 0.5
+    assert scipy.stats.kstest(distortions, "uniform", (0.1, 0.4)).pvalue > 1e-3
+    field = draws[0]["displacements"]
+    assert field.shape == (2, 500, 6, 7)
+    assert scipy.stats.kstest(field.ravel().numpy(), "norm").pvalue > 1e-3
+    x = torch.from_numpy(images(n=4)) * 1.5
+    again = L.RandomElasticTransform(seed=3)
+    assert torch.equal(L.RandomElasticTransform(seed=3).train()(x), again.train()(x))
+    assert torch.equal(again.eval()(x), x)
+    assert torch.equal(L.RandomElasticTransform(factor=0.0).train()(x), x)
+    assert L.RandomElasticTransform(scale=(0.3, 0.3)).train()(x).max() <= 255
