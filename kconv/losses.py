@@ -20,49 +20,69 @@ from kconv.validation import check_choice, check_float, invalid_type, invalid_va
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none")
 
 
+def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
+    """Keras's rule for a target and an output whose ranks differ by one with a last axis
+    of 1 on the longer: a rank-1 tensor gains that axis (``(N,)`` labels with an ``(N, 1)``
+    sigmoid output), otherwise the longer loses it."""
+    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
+        if x2.ndim == 1 and expand_rank_1:
+            return x1, x2.unsqueeze(-1)
+        return x1.squeeze(-1), x2
+    if x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
+        if x1.ndim == 1 and expand_rank_1:
+            return x1.unsqueeze(-1), x2
+        return x1, x2.squeeze(-1)
+    return x1, x2
+
+
 def _cast(y_true, y_pred):
     y_true = torch.as_tensor(y_true, device=y_pred.device)
     return y_true.to(y_pred.dtype), y_pred
 
 
+def _same_rank(y_true, y_pred):
+    """:func:`_cast`, then Keras's rank rule (which its regression losses apply)."""
+    return squeeze_or_expand_to_same_rank(*_cast(y_true, y_pred))
+
+
 def mean_squared_error(y_true, y_pred):
-    y_true, y_pred = _cast(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
     return (y_pred - y_true).square().mean(-1)
 
 
 def mean_absolute_error(y_true, y_pred):
-    y_true, y_pred = _cast(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
     return (y_pred - y_true).abs().mean(-1)
 
 
 def mean_absolute_percentage_error(y_true, y_pred):
-    y_true, y_pred = _cast(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
     diff = (y_true - y_pred).abs() / y_true.abs().clamp_min(config.epsilon())
     return 100.0 * diff.mean(-1)
 
 
 def mean_squared_logarithmic_error(y_true, y_pred):
-    y_true, y_pred = _cast(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
     eps = config.epsilon()
     return (torch.log1p(y_pred.clamp_min(eps)) - torch.log1p(y_true.clamp_min(eps))) \
         .square().mean(-1)
 
 
 def cosine_similarity(y_true, y_pred, axis=-1):
-    y_true, y_pred = _cast(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
     return -(F.normalize(y_true, dim=axis, eps=1e-12) *
              F.normalize(y_pred, dim=axis, eps=1e-12)).sum(axis)
 
 
 def huber(y_true, y_pred, delta=1.0):
-    y_true, y_pred = _cast(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
     error = (y_pred - y_true).abs()
     return torch.where(error <= delta, 0.5 * error.square(),
                        delta * error - 0.5 * delta ** 2).mean(-1)
 
 
 def log_cosh(y_true, y_pred):
-    y_true, y_pred = _cast(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
     x = y_pred - y_true
     return (x + F.softplus(-2.0 * x) - torch.log(torch.tensor(2.0, dtype=x.dtype))).mean(-1)
 
@@ -231,7 +251,8 @@ class LossFunctionWrapper(Loss):
         self.fn, self.fn_kwargs = fn, kwargs
 
     def call(self, y_true, y_pred):
-        return self.fn(y_true, y_pred, **self.fn_kwargs)
+        y_true = torch.as_tensor(y_true, device=y_pred.device)
+        return self.fn(*squeeze_or_expand_to_same_rank(y_true, y_pred), **self.fn_kwargs)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         ignored = self.fn_kwargs.get("ignore_class")
@@ -349,5 +370,5 @@ def _snake(name):
 
 
 __all__ = ["Loss", "LossFunctionWrapper", "align_weight", "get", "names",
-           "reduce_weighted"] + sorted(
+           "reduce_weighted", "squeeze_or_expand_to_same_rank"] + sorted(
     name for name in ALL_OBJECTS if not name.isupper())

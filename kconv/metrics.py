@@ -114,13 +114,15 @@ def _labels(y_true, y_pred):
 
 def accuracy(y_true, y_pred):
     """1 where prediction and target are equal."""
-    y_true = torch.as_tensor(y_true, device=y_pred.device)
-    return (y_true.to(y_pred.dtype) == y_pred).float()
+    y_true = torch.as_tensor(y_true, device=y_pred.device).to(y_pred.dtype)
+    y_true, y_pred = losses.squeeze_or_expand_to_same_rank(y_true, y_pred)
+    return (y_true == y_pred).float()
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Share of outputs on the right side of ``threshold``, per sample."""
     y_true = torch.as_tensor(y_true, device=y_pred.device).to(y_pred.dtype)
+    y_true, y_pred = losses.squeeze_or_expand_to_same_rank(y_true, y_pred)
     return ((y_pred > threshold).to(y_pred.dtype) == y_true).float().mean(-1)
 
 
@@ -148,7 +150,7 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
     return (top == labels.unsqueeze(-1)).any(-1).float()
 
 
-def _metric_class(class_name, fn, doc, **defaults):
+def _metric_class(class_name, fn, doc, default_name=None, **defaults):
     """A Keras ``MeanMetricWrapper`` class around ``fn`` taking ``defaults``."""
 
     def __init__(self, name=None, dtype=None, **kwargs):
@@ -161,7 +163,8 @@ def _metric_class(class_name, fn, doc, **defaults):
             check_int("k", options["k"], minimum=1)
         if "threshold" in options:
             check_float("threshold", options["threshold"])
-        MeanMetricWrapper.__init__(self, fn, name=name or fn.__name__, dtype=dtype, **options)
+        MeanMetricWrapper.__init__(self, fn, name=name or default_name or fn.__name__,
+                                   dtype=dtype, **options)
 
     return type(class_name, (MeanMetricWrapper,), {"__init__": __init__, "__doc__": doc,
                                                    "__module__": __name__})
@@ -181,6 +184,52 @@ TopKCategoricalAccuracy = _metric_class("TopKCategoricalAccuracy",
 SparseTopKCategoricalAccuracy = _metric_class("SparseTopKCategoricalAccuracy",
                                               sparse_top_k_categorical_accuracy,
                                               "Top-k accuracy against integer labels.", k=5)
+
+
+# Keras's metric classes of the losses (the mean of the loss function over samples).
+MeanSquaredError = _metric_class("MeanSquaredError", losses.mean_squared_error,
+                                 "Mean of squared errors.")
+MeanAbsoluteError = _metric_class("MeanAbsoluteError", losses.mean_absolute_error,
+                                  "Mean of absolute errors.")
+MeanAbsolutePercentageError = _metric_class(
+    "MeanAbsolutePercentageError", losses.mean_absolute_percentage_error,
+    "Mean of absolute errors relative to the targets, in percent.")
+MeanSquaredLogarithmicError = _metric_class(
+    "MeanSquaredLogarithmicError", losses.mean_squared_logarithmic_error,
+    "Mean of squared errors of log(1 + x).")
+LogCoshError = _metric_class("LogCoshError", losses.log_cosh, "Mean of log(cosh(error)).",
+                             default_name="logcosh")
+Hinge = _metric_class("Hinge", losses.hinge, "Mean hinge loss.")
+SquaredHinge = _metric_class("SquaredHinge", losses.squared_hinge, "Mean squared hinge loss.")
+CategoricalHinge = _metric_class("CategoricalHinge", losses.categorical_hinge,
+                                 "Mean categorical hinge loss.")
+KLDivergence = _metric_class("KLDivergence", losses.kl_divergence,
+                             "Mean Kullback-Leibler divergence.")
+Poisson = _metric_class("Poisson", losses.poisson, "Mean Poisson loss.")
+BinaryCrossentropy = _metric_class("BinaryCrossentropy", losses.binary_crossentropy,
+                                   "Mean binary cross-entropy.", from_logits=False,
+                                   label_smoothing=0.0)
+CategoricalCrossentropy = _metric_class(
+    "CategoricalCrossentropy", losses.categorical_crossentropy,
+    "Mean cross-entropy of one-hot targets.", from_logits=False, label_smoothing=0.0, axis=-1)
+SparseCategoricalCrossentropy = _metric_class(
+    "SparseCategoricalCrossentropy", losses.sparse_categorical_crossentropy,
+    "Mean cross-entropy of integer labels.", from_logits=False, axis=-1)
+
+
+class RootMeanSquaredError(Mean):
+    """The square root of the mean squared error over every value seen (Keras's)."""
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = torch.as_tensor(y_true, device=y_pred.device).to(y_pred.dtype)
+        y_true, y_pred = losses.squeeze_or_expand_to_same_rank(y_true, y_pred)
+        super().update_state((y_pred - y_true).square(), sample_weight)
+
+    def result(self, synchronize=False):
+        return super().result(synchronize).sqrt()
 
 
 class _Binary(Metric):
@@ -245,7 +294,11 @@ ALL_OBJECTS = {fn.__name__: fn for fn in (
     top_k_categorical_accuracy, sparse_top_k_categorical_accuracy)}
 ALL_OBJECTS.update({cls.__name__: cls for cls in (
     Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-    TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Precision, Recall, AUC, Mean)})
+    TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Precision, Recall, AUC, Mean,
+    MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError, LogCoshError, Hinge, SquaredHinge, CategoricalHinge,
+    KLDivergence, Poisson, BinaryCrossentropy, CategoricalCrossentropy,
+    SparseCategoricalCrossentropy, RootMeanSquaredError)})
 ALL_OBJECTS.update({"precision": Precision, "recall": Recall, "auc": AUC})
 LOSS_NAMES = [name for name, fn in losses.ALL_OBJECTS.items() if not isinstance(fn, type)]
 

@@ -89,3 +89,42 @@ def test_unknown_names_and_wrong_shapes_are_refused_clearly():
         losses.Huber(deltaa=1.0)
     with pytest.raises(ValueError, match="reduction"):
         losses.Huber(reduction="average")
+
+
+# Keras's rank rule (squeeze_or_expand_to_same_rank): targets and outputs whose ranks differ
+# by one, with a last axis of 1 on the longer.
+RANK_CASES = [((6,), (6, 1)), ((6, 1), (6,)), ((6, 3, 1), (6, 3)), ((6, 3), (6, 3, 1)),
+              ((6, 1), (6, 1))]
+RANKED_LOSSES = ["binary_crossentropy", "mean_squared_error", "mean_absolute_error",
+                 "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "huber",
+                 "log_cosh", "hinge", "squared_hinge", "poisson", "kl_divergence",
+                 "cosine_similarity"]
+
+
+@pytest.mark.parametrize("shapes", RANK_CASES, ids=str)
+@pytest.mark.parametrize("name", RANKED_LOSSES)
+def test_targets_of_another_rank_follow_keras(name, shapes):
+    """Each loss object (what compile builds), and the functions Keras applies the rule in,
+    on targets whose rank differs by one: Keras's values and shapes, never a broadcast."""
+    rng = np.random.default_rng(2)
+    y = (rng.random(shapes[0]) > 0.5).astype("float32")
+    p = rng.uniform(0.05, 0.95, shapes[1]).astype("float32")
+    from keras.src.losses.losses import LossFunctionWrapper
+    k_loss = keras.losses.get(name)
+    theirs = to_numpy(LossFunctionWrapper(k_loss, reduction="none")(y, p))
+    ours = losses.LossFunctionWrapper(losses.get(name), reduction="none")(y, torch.from_numpy(p))
+    assert tuple(ours.shape) == theirs.shape
+    assert_close(ours, theirs, atol=1e-5)
+    if name.startswith("mean_") or name in ("huber", "log_cosh", "cosine_similarity"):
+        assert_close(losses.get(name)(torch.from_numpy(y), torch.from_numpy(p)),
+                     to_numpy(k_loss(y, p)), atol=1e-5)
+
+
+@pytest.mark.parametrize("labels", [(6,), (6, 1)], ids=str)
+def test_sparse_labels_of_either_rank_follow_keras(labels):
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 4, labels)
+    p = rng.dirichlet(np.ones(4), 6).astype("float32")
+    theirs = to_numpy(keras.losses.SparseCategoricalCrossentropy(reduction="none")(y, p))
+    ours = losses.SparseCategoricalCrossentropy(reduction="none")(y, torch.from_numpy(p))
+    assert_close(ours, theirs, atol=1e-6)

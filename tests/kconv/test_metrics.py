@@ -74,3 +74,52 @@ def test_lookup_by_keras_names_and_loss_names():
         metrics.TopKCategoricalAccuracy(kk=3)
     with pytest.raises(ValueError, match="sample_weight"):
         metrics.Precision().update_state(torch.ones(2), torch.ones(2), torch.ones(2))
+
+
+BINARY_SHAPES = [((8,), (8, 1)), ((8, 1), (8,)), ((8, 1), (8, 1)), ((8, 3, 1), (8, 3))]
+RANK_CASES = [(cls, shapes) for cls in ("BinaryAccuracy", "Accuracy", "MeanSquaredError",
+                                        "MeanAbsoluteError", "RootMeanSquaredError",
+                                        "LogCoshError", "Precision", "Recall")
+              for shapes in BINARY_SHAPES] + [
+    (cls, shapes) for cls in ("SparseCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
+                              "SparseCategoricalCrossentropy")
+    for shapes in (((8,), (8, 4)), ((8, 1), (8, 4)))]
+
+
+@pytest.mark.parametrize("cls, shapes", RANK_CASES, ids=str)
+def test_targets_of_another_rank_follow_keras(cls, shapes):
+    """Keras's rank rule in the metric objects: (N,) labels with (N, 1) outputs and the
+    like give Keras's name and result (never a broadcast to (N, N))."""
+    labels, outputs = shapes
+    if cls.startswith("Sparse"):
+        y, p = RNG.integers(0, 4, labels), probabilities()[:8]
+    else:
+        y = RNG.integers(0, 2, labels).astype("float32")
+        p = RNG.integers(0, 2, outputs).astype("float32") if cls == "Accuracy" else \
+            RNG.random(outputs).astype("float32")
+    kwargs = {"k": 2} if cls == "SparseTopKCategoricalAccuracy" else {}
+    ours, theirs = getattr(metrics, cls)(**kwargs), getattr(keras.metrics, cls)(**kwargs)
+    assert ours.name == theirs.name or cls in ("Precision", "Recall")  # Keras numbers these
+    ours.update_state(torch.from_numpy(y), torch.from_numpy(p))
+    theirs.update_state(y, p)
+    np.testing.assert_allclose(float(ours.result()), float(to_numpy(theirs.result())),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    ("MeanSquaredError", {}), ("MeanAbsoluteError", {}), ("MeanAbsolutePercentageError", {}),
+    ("MeanSquaredLogarithmicError", {}), ("LogCoshError", {}), ("Hinge", {}),
+    ("SquaredHinge", {}), ("CategoricalHinge", {}), ("KLDivergence", {}), ("Poisson", {}),
+    ("BinaryCrossentropy", {"label_smoothing": 0.1}), ("CategoricalCrossentropy", {}),
+    ("RootMeanSquaredError", {})])
+def test_loss_metrics_match_keras(cls, kwargs):
+    ours, theirs = getattr(metrics, cls)(**kwargs), getattr(keras.metrics, cls)(**kwargs)
+    assert ours.name == theirs.name
+    for _ in range(2):
+        p = probabilities()
+        y = np.eye(4, dtype="float32")[RNG.integers(0, 4, len(p))]
+        w = RNG.uniform(0, 2, len(p)).astype("float32")
+        ours.update_state(torch.from_numpy(y), torch.from_numpy(p), torch.from_numpy(w))
+        theirs.update_state(y, p, sample_weight=w)
+    np.testing.assert_allclose(float(ours.result()), float(to_numpy(theirs.result())),
+                               rtol=1e-5)

@@ -484,3 +484,35 @@ def test_a_model_with_nothing_trainable_fits_as_keras():
                                rtol=1e-5)
     for a, b in zip(model.get_weights(), before):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("loss, metrics, labels, units", [
+    ("binary_crossentropy", ["accuracy", "mse"], (96,), 1),
+    ("binary_crossentropy", ["accuracy", "binary_accuracy"], (96, 1), 1),
+    ("mse", ["mae", "accuracy"], (96,), 1),
+    ("hinge", ["accuracy"], (96,), 1),
+    ("sparse_categorical_crossentropy", ["accuracy", "sparse_categorical_accuracy"],
+     (96, 1), 3)], ids=str)
+def test_targets_of_another_rank_train_as_keras(loss, metrics, labels, units):
+    """The commonest binary set-up (Dense(1, 'sigmoid'), labels of shape (N,) as
+    flow_from_directory's class_mode='binary' gives them) and its relatives: fit, evaluate
+    and train_on_batch give Keras's numbers (Keras's rank rule, not a broadcast)."""
+    def factory(lib):
+        return [lib.layers.Flatten(), lib.layers.Dense(
+            units, activation="sigmoid" if units == 1 else "softmax")]
+    k_model, model = both(factory, (8, 8, 1))
+    x, y = data()
+    y = (y == 0).astype("float32") if units == 1 else y
+    y = y.reshape(labels)
+    k_model.compile(keras.optimizers.SGD(0.1), loss, metrics=metrics)
+    model.compile(kconv.optimizers.SGD(0.1), loss, metrics=metrics)
+    fit = dict(epochs=2, batch_size=16, shuffle=False, verbose=0, validation_split=0.25)
+    theirs, ours = k_model.fit(x, y, **fit).history, model.fit(x, y, **fit).history
+    assert set(ours) == set(theirs)
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-4, atol=1e-5, err_msg=key)
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0),
+                               k_model.evaluate(x, y, verbose=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.train_on_batch(x[:16], y[:16]),
+                               [float(v) for v in k_model.train_on_batch(x[:16], y[:16])],
+                               rtol=1e-4, atol=1e-5)
