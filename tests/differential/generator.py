@@ -505,7 +505,12 @@ def _clahe(d, height, width, common):
 
 
 def stochastic(node):
-    """Whether a node draws random numbers in training (then fit cannot be compared)."""
+    """Whether a node draws random numbers in training, or jumps at its inputs' rounding
+    (CLAHE's mapping of a tile of a few pixels sends each to 0 or 255 by which of a few
+    histogram bins it falls in, so the rounding differences of the first step decide the
+    second): then fit cannot be compared step by step."""
+    if node.cls == "ContrastLimitedAdaptiveHistogramEqualization":
+        return True
     if node.cls == "Pipeline":
         return any(stochastic(Node(c, k, ())) for c, k in node.kwargs["layers"])
     if node.cls == "TimeDistributed":
