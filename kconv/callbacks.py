@@ -13,6 +13,7 @@ import sys
 import time
 import warnings
 
+from kconv import legacy
 from kconv.validation import check_choice, check_float, check_int, invalid_type
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "ModelCheckpoint",
@@ -265,7 +266,14 @@ class _Monitor(Callback):
         return value + self.min_delta < reference
 
     def _value(self, logs):
-        value = (logs or {}).get(self.monitor)
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        alias = legacy.ACCURACY_ALIASES.get(self.monitor)
+        if value is None and alias in logs:  # 'val_acc' for Keras 2.3+'s 'val_accuracy'
+            legacy.keras2(f"monitor='{self.monitor}'", f"monitor='{alias}' (the log's name "
+                          "for metrics=['accuracy'])", f"; kconv monitors '{alias}'")
+            self.monitor, self._greater = alias, None
+            value = logs[alias]
         if value is None:
             warnings.warn(f"{type(self).__name__} is conditioned on metric `{self.monitor}` "
                           f"which is not available. Available metrics are: "
@@ -290,11 +298,17 @@ class ModelCheckpoint(_Monitor):
         save_weights_only: save ``model.save_weights`` (a ``.weights.h5`` path).
         save_freq: 'epoch' or a number of batches.
         initial_value_threshold: a "best" value to beat before the first save.
+        period: Keras 2's every-``period``-epochs saving (with a warning; Keras 3 has no
+            such argument).
+
+    Keras 2's paths are accepted with a warning: a model path without ``.keras`` or
+    ``.h5`` gets a ``.keras`` archive under that name; a weights path without
+    ``.weights.h5`` gets Keras 2's weights layout (``.h5``, ``.hdf5``) or Keras 3's.
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
-                 initial_value_threshold=None):
+                 initial_value_threshold=None, period=None):
         super().__init__(monitor, mode)
         self.filepath = os.fspath(filepath)
         self.verbose = verbose
@@ -303,14 +317,28 @@ class ModelCheckpoint(_Monitor):
         if save_freq != "epoch":
             check_int("save_freq", save_freq, minimum=1)
         self.save_freq = save_freq
+        self.period = 1
+        if period is not None:
+            self.period = check_int("period", period, minimum=1)
+            if save_freq != "epoch":
+                raise ValueError(f"ModelCheckpoint: give Keras 2's `period` (epochs) or "
+                                 f"`save_freq` (batches), not both; received period={period}, "
+                                 f"save_freq={save_freq}")
+            legacy.keras2(f"ModelCheckpoint(period={period})", "save_freq='epoch' (every "
+                          "epoch; Keras 3 has no every-N-epochs option)",
+                          "; kconv saves every period-th epoch, as Keras 2 did")
         self.best = initial_value_threshold
-        if self.save_weights_only and not self.filepath.endswith((".weights.h5", ".h5")):
-            raise ValueError(f"When using `save_weights_only=True` in `ModelCheckpoint`, the "
-                             f"filepath provided must end in `.weights.h5` (Keras weights "
-                             f"format). Received: filepath={self.filepath}")
-        if not self.save_weights_only and not self.filepath.endswith((".keras", ".h5")):
-            raise ValueError(f"The filepath provided must end in `.keras` (Keras model "
-                             f"format) or `.h5` (legacy). Received: filepath={self.filepath}")
+        if self.save_weights_only:
+            if self.filepath.endswith(".keras"):
+                raise ValueError(f"When using `save_weights_only=True` in `ModelCheckpoint`, "
+                                 f"the filepath provided must end in `.weights.h5` (Keras "
+                                 f"weights format). Received: filepath={self.filepath}")
+            if not self.filepath.endswith(".weights.h5"):
+                base = os.path.basename(self.filepath)
+                legacy.keras2(f"ModelCheckpoint('{base}', save_weights_only=True)",
+                              "a path ending in .weights.h5")
+        else:
+            self._format = legacy.model_path(self.filepath, "ModelCheckpoint")[1]
         self._batches = 0
         self._epoch = 0
 
@@ -324,7 +352,7 @@ class ModelCheckpoint(_Monitor):
                 self._save(self._epoch, dict(logs or {}), batch=batch)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.save_freq == "epoch":
+        if self.save_freq == "epoch" and (epoch + 1) % self.period == 0:
             self._save(epoch, dict(logs or {}))
 
     def _save(self, epoch, logs, batch=None):
@@ -352,10 +380,11 @@ class ModelCheckpoint(_Monitor):
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
+        from kconv import saving
         if self.save_weights_only:
-            self.model.save_weights(path)
+            saving.save_weights(self.model, path, warn=False)
         else:
-            self.model.save(path)
+            saving.save_model(self.model, path, self._format)
 
 
 class EarlyStopping(_Monitor):
@@ -560,8 +589,25 @@ class TensorBoard(Callback):
     under ``log_dir/train`` and ``log_dir/validation``, through torch's ``SummaryWriter``
     (needs the ``tensorboard`` package)."""
 
-    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, update_freq="epoch"):
+    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
+                 write_steps_per_second=False, update_freq="epoch", profile_batch=0,
+                 embeddings_freq=0, embeddings_metadata=None, **keras2):
         super().__init__()
+        removed = ("batch_size", "write_grads", "embeddings_layer_names", "embeddings_data")
+        unknown = sorted(set(keras2) - set(removed))
+        if unknown:
+            raise TypeError(f"TensorBoard got unexpected argument(s) {unknown}")
+        for key in sorted(keras2):
+            legacy.keras2(f"TensorBoard({key}=...)", "TensorBoard without it",
+                          "; ignored, as tf.keras 2 ignored it")
+        unwritten = {"write_images": write_images, "profile_batch": profile_batch,
+                     "embeddings_freq": embeddings_freq,
+                     "embeddings_metadata": embeddings_metadata,
+                     "write_steps_per_second": write_steps_per_second}
+        for key, value in unwritten.items():
+            if value:
+                warnings.warn(f"TensorBoard({key}={value!r}): kconv writes epoch scalars and "
+                              f"histograms only; {key} is ignored", stacklevel=2)
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as error:

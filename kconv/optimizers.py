@@ -26,9 +26,23 @@ import math
 
 import torch
 
+from kconv import legacy
 from kconv.validation import check_choice, check_float, invalid_type
 
 __all__ = ["Adam", "RMSprop", "SGD", "KerasOptimizer", "get", "names"]
+
+
+class LearningRateValue(float):
+    """An optimizer's learning rate as Keras 2's ``optimizer.lr`` variable: a float, and
+    ``assign`` (what ``backend.set_value`` calls) sets the optimizer's."""
+
+    def __new__(cls, optimizer):
+        value = super().__new__(cls, optimizer.learning_rate)
+        value.optimizer = optimizer
+        return value
+
+    def assign(self, value):
+        self.optimizer.learning_rate = float(value)
 
 
 class KerasOptimizer(torch.optim.Optimizer):
@@ -47,13 +61,17 @@ class KerasOptimizer(torch.optim.Optimizer):
                                 f"taken as the learning rate ({params}); pass the other "
                                 f"arguments by keyword")
             params, learning_rate = None, params
+        name = type(self).__name__
         if lr is not None:  # Keras 2's name
             if learning_rate != default_lr:
-                raise TypeError(f"{type(self).__name__}: give either `learning_rate` or "
-                                f"Keras 2's `lr`, not both")
+                raise TypeError(f"{name}: give either `learning_rate` or Keras 2's `lr`, not "
+                                f"both")
+            legacy.keras2(f"{name}(lr={lr})", f"{name}(learning_rate={lr})")
             learning_rate = lr
         check_float("learning_rate", learning_rate, minimum=0.0)
-        check_float("decay", decay, minimum=0.0)
+        if check_float("decay", decay, minimum=0.0):
+            legacy.keras2(f"{name}(decay={decay})", "a learning-rate schedule (Keras 3 removed "
+                          "`decay`)", "; kconv keeps Keras 2's lr / (1 + decay * iterations)")
         if weight_decay is not None:
             check_float("weight_decay", weight_decay, minimum=0.0)
         self._defaults = dict(lr=float(learning_rate), decay=decay, weight_decay=weight_decay,
@@ -91,7 +109,17 @@ class KerasOptimizer(torch.optim.Optimizer):
         for group in self.param_groups if self.bound else ():
             group["lr"] = value
 
-    lr = learning_rate  # Keras 2's attribute
+    @property
+    def lr(self):
+        """Keras 2's attribute (with a warning): the learning rate, as a float that
+        ``kconv.backend.set_value(optimizer.lr, value)`` sets, as Keras 2's variable."""
+        legacy.keras2("optimizer.lr", "optimizer.learning_rate")
+        return LearningRateValue(self)
+
+    @lr.setter
+    def lr(self, value):
+        legacy.keras2("optimizer.lr = ...", "optimizer.learning_rate = ...")
+        self.learning_rate = value
 
     def __repr__(self):
         if self.bound:

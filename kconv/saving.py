@@ -165,8 +165,9 @@ def _read_member(archive, name, path):
 
 
 def load_weights(model, path):
-    """Load Keras weights (``.weights.h5``, ``.keras`` or legacy ``.h5``) into a built kconv
-    ``Sequential`` of the same architecture.
+    """Load Keras weights (``.weights.h5``, ``.keras`` or legacy ``.h5``/``.hdf5``, or a file
+    of one of those formats under another name, as Keras 2 scripts wrote them) into a built
+    kconv model of the same architecture.
 
     Raises:
         ValueError: unreadable or malformed file, or the first layer that does not fit.
@@ -176,16 +177,17 @@ def load_weights(model, path):
         raise ValueError(f"Model '{model.name}' is not built: give it an Input first")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such weights file: {path}")
+    kind = _file_kind(path)
     try:
-        if path.endswith(".keras"):
+        if kind == "keras":
             with _open_keras_zip(path) as archive:
                 data = _read_member(archive, "model.weights.h5", path)
             with _open_h5(io.BytesIO(data), path) as f:
                 pairs = _read_weights_h5(f, model, path)
-        elif path.endswith(".weights.h5"):
+        elif kind == "weights.h5":
             with _open_h5(path, path) as f:
                 pairs = _read_weights_h5(f, model, path)
-        elif path.endswith(".h5"):
+        elif kind == "h5":
             with _open_h5(path, path) as f:
                 pairs = _read_legacy_h5(f, model, path)
         else:
@@ -196,17 +198,46 @@ def load_weights(model, path):
     _assign(pairs, path)
 
 
-def save_weights(model, path):
+def _file_kind(path):
+    """'keras', 'weights.h5' (Keras 3's layout), 'h5' (legacy) or None: by the name, or by
+    the contents for a name without a Keras extension."""
+    if path.endswith(".keras"):
+        return "keras"
+    if path.endswith(".weights.h5"):
+        return "weights.h5"
+    if path.endswith((".h5", ".hdf5")):
+        return "h5"
+    if zipfile.is_zipfile(path):
+        return "keras"
+    h5py = _h5py()
+    if h5py.is_hdf5(path):
+        with _open_h5(path, path) as f:
+            return "weights.h5" if "layers" in f and "model_config" not in f.attrs else "h5"
+    return None
+
+
+def save_weights(model, path, warn=True):
     """Write a Keras 3 ``.weights.h5`` that ``keras_model.load_weights`` reads into the same
-    architecture (written atomically)."""
+    architecture (written atomically). Keras 2's paths are accepted with a warning: ``.h5``
+    and ``.hdf5`` get Keras 2's weights layout (which Keras 3 reads from them), any other
+    name Keras 3's."""
+    from kconv import legacy
+
     path = os.fspath(path)
-    if not path.endswith(".weights.h5"):
-        raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={path}")
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built: give it an Input first")
+    if warn and not path.endswith(".weights.h5"):
+        base = os.path.basename(path)
+        stem = base.rsplit(".", 1)[0] if base.endswith((".h5", ".hdf5")) else base
+        legacy.keras2(f"save_weights('{base}')", f"save_weights('{stem}.weights.h5')")
     h5py = _h5py()
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        _write_weights_h5(f, model)
+        if path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5"):
+            f.attrs["keras_version"] = "3.0.0"
+            f.attrs["backend"] = "torch"
+            _write_legacy_weights(f, model)
+        else:
+            _write_weights_h5(f, model)
 
 
 def _write_weights_h5(group, model):
@@ -246,12 +277,20 @@ def load_model(path):
     from kconv.models.deserialization import model_from_config
 
     path = os.fspath(path)
-    if not path.endswith((".keras", ".h5")) or path.endswith(".weights.h5"):
+    if path.endswith(".weights.h5"):
         raise ValueError(f"load_model reads .keras and whole-model .h5 files; received {path} "
                          "(use model.load_weights for .weights.h5)")
+    if os.path.isdir(path):
+        raise ValueError(f"load_model reads .keras and whole-model .h5 files; {path} is a "
+                         "folder (a TensorFlow SavedModel?): open it with TensorFlow's Keras "
+                         "and re-save it as model.save('model.keras')")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such model file: {path}")
-    if path.endswith(".keras"):
+    kind = _file_kind(path)
+    if kind not in ("keras", "h5"):
+        raise ValueError(f"load_model reads .keras and whole-model .h5 files; {path} is "
+                         "neither")
+    if kind == "keras":
         with _open_keras_zip(path) as archive:
             raw = _read_member(archive, "config.json", path)
     else:
@@ -270,30 +309,30 @@ def load_model(path):
     return model
 
 
-def save_model(model, path):
+def save_model(model, path, file_format=None):
     """Write ``model`` as a Keras 3 ``.keras`` archive (``config.json``, ``metadata.json``
     and ``model.weights.h5``) or a legacy whole-model ``.h5`` (``model_config`` and
-    ``model_weights``, as Keras's ``model.save("x.h5")``), written atomically.
+    ``model_weights``, as Keras's ``model.save("x.h5")``), written atomically. A path with
+    neither extension (Keras 2's SavedModel) gets a ``.keras`` archive, with a warning;
+    ``file_format`` ('keras' or 'h5') overrides the extension.
 
     Raises:
-        ValueError: another file type, or an unbuilt or subclassed model (Keras cannot
-            rebuild those from a config either).
+        ValueError: a ``.weights.h5`` path or a folder, or an unbuilt or subclassed model
+            (Keras cannot rebuild those from a config either).
     """
+    from kconv import legacy
     from kconv.models.model import Functional, _layer_entry
     from kconv.models.sequential import Sequential
 
-    path = os.fspath(path)
-    if not path.endswith((".keras", ".h5")) or path.endswith(".weights.h5"):
-        raise ValueError(f"model.save writes .keras archives and legacy whole-model .h5 "
-                         f"files; received filepath={path} (use save_weights for "
-                         ".weights.h5)")
+    path, kind = legacy.model_path(path) if file_format is None else (os.fspath(path),
+                                                                      file_format)
     if type(model) not in (Functional, Sequential):
         raise ValueError(f"Only Sequential and functional models can be saved with their "
                          f"config; save the weights of '{model.name}' with save_weights")
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built: give it an Input first")
     config = {**_layer_entry(model), "build_config": {"input_shape": model.build_shape}}
-    if path.endswith(".h5"):
+    if kind == "h5":
         _save_legacy_h5(model, config, path)
         return
     metadata = {"keras_version": "3.0.0", "date_saved": "kconv"}
@@ -320,13 +359,18 @@ def _save_legacy_h5(model, config, path):
         f.attrs["keras_version"] = "3.0.0"
         f.attrs["backend"] = "torch"
         f.attrs["model_config"] = json.dumps(config)
-        group = f.create_group("model_weights")
-        group.attrs["layer_names"] = [layer.name.encode() for layer in model.layers]
-        for layer in model.layers:
-            layer_group = group.create_group(layer.name)
-            entries, values = layer.weight_entries(), layer.get_weights()
-            names = [f"{owner.name}/{spec.name}_{i}" for i, (owner, spec) in enumerate(entries)]
-            order = _legacy_order(layer)
-            layer_group.attrs["weight_names"] = [names[i].encode() for i in order]
-            for i in order:
-                layer_group.create_dataset(names[i], data=values[i])
+        _write_legacy_weights(f.create_group("model_weights"), model)
+
+
+def _write_legacy_weights(group, model):
+    """Keras 2's weights layout: ``layer_names``, and per layer its ``weight_names`` and
+    arrays (trainable first)."""
+    group.attrs["layer_names"] = [layer.name.encode() for layer in model.layers]
+    for layer in model.layers:
+        layer_group = group.create_group(layer.name)
+        entries, values = layer.weight_entries(), layer.get_weights()
+        names = [f"{owner.name}/{spec.name}_{i}" for i, (owner, spec) in enumerate(entries)]
+        order = _legacy_order(layer)
+        layer_group.attrs["weight_names"] = [names[i].encode() for i in order]
+        for i in order:
+            layer_group.create_dataset(names[i], data=values[i])

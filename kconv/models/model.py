@@ -7,6 +7,7 @@ which ``torch.compile`` and ``torch.export`` unroll without graph breaks.
 """
 
 import collections
+import os
 
 import torch
 
@@ -18,7 +19,7 @@ from kconv.models import folding, layout
 from kconv.models.training import Trainer
 from kconv.ops import Operation
 from kconv.symbolic import KerasTensor
-from kconv.validation import check_bool, invalid_type, invalid_value
+from kconv.validation import check_bool, check_choice, invalid_type, invalid_value
 
 
 FINAL_ACTIVATIONS = (activations.softmax, activations.sigmoid)
@@ -359,11 +360,42 @@ class Model(Trainer, Layer):
             return config
         return {**config, **_graph_config(self)}
 
-    def save(self, filepath):
+    def save(self, filepath, overwrite=True, *args, zipped=None, **kwargs):
         """Write the model as a Keras 3 ``.keras`` archive (config and weights) that
-        ``keras.models.load_model`` and :func:`kconv.models.load_model` open."""
-        from kconv import saving
-        saving.save_model(self, filepath)
+        ``keras.models.load_model`` and :func:`kconv.models.load_model` open, or a legacy
+        ``.h5``. ``overwrite=False`` refuses an existing file. Keras 2's keywords are
+        accepted with a warning: ``save_format`` ('h5' or 'tf', the latter a ``.keras``
+        archive), and ``include_optimizer``, ``signatures``, ``options``, ``save_traces``
+        (nothing to do: kconv's files hold no optimizer state or TensorFlow graph)."""
+        from kconv import legacy, saving
+        if args:
+            raise TypeError(f"model.save takes filepath and overwrite positionally; received "
+                            f"{len(args)} more (Keras 2's include_optimizer or Keras 3's "
+                            f"zipped?): pass them by keyword")
+        if zipped is False:
+            raise ValueError("model.save(zipped=False) (an unzipped .keras folder) is not "
+                             "supported by kconv; received zipped=False")
+        file_format = None
+        unknown = sorted(set(kwargs) - {"save_format", "include_optimizer", "signatures",
+                                        "options", "save_traces"})
+        if unknown:
+            raise TypeError(f"model.save got unexpected argument(s) {unknown}")
+        for key in sorted(kwargs):
+            if key == "save_format":
+                file_format = check_choice("save_format", kwargs[key], ("h5", "tf", "keras"))
+                file_format = "h5" if file_format == "h5" else "keras"
+                legacy.keras2(f"model.save(save_format={kwargs[key]!r})",
+                              "the file's extension (model.save('model.keras') or "
+                              "'model.h5')", "" if file_format == "h5" else
+                              "; kconv writes a .keras archive")
+            else:
+                legacy.keras2(f"model.save({key}=...)", "model.save(filepath)",
+                              "; kconv's files hold no optimizer state or TensorFlow graph, "
+                              "so it changes nothing")
+        if not check_bool("overwrite", overwrite) and os.path.exists(os.fspath(filepath)):
+            raise FileExistsError(f"model.save(overwrite=False): {os.fspath(filepath)} "
+                                  "exists")
+        saving.save_model(self, filepath, file_format)
 
 
 class Functional(Model):

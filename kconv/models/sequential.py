@@ -1,5 +1,6 @@
 """``Sequential``: a Keras-style stack of kconv layers that is a plain ``nn.Module``."""
 
+from kconv import legacy
 from kconv import summary as summary_lib
 from kconv.layers.input_layer import InputLayer
 from kconv.layers.layer import Layer
@@ -151,6 +152,21 @@ class Sequential(Model):
     def _final_activation(self):
         head = self.layers[-1] if len(self) else None
         return getattr(head, "activation", None) if hasattr(head, "pre_activation") else None
+
+    def predict_classes(self, x, batch_size=32, verbose=0):
+        """Keras 2's (removed in TensorFlow 2.6; with a warning): the arg-max of the outputs,
+        (N,), or for one output unit ``output > 0.5`` as int32, (N, 1), as Keras 2."""
+        legacy.keras2("model.predict_classes(x)", "np.argmax(model.predict(x), axis=-1) "
+                      "(or (model.predict(x) > 0.5).astype('int32') for one sigmoid unit)")
+        probabilities = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if probabilities.shape[-1] > 1:
+            return probabilities.argmax(axis=-1)
+        return (probabilities > 0.5).astype("int32")
+
+    def predict_proba(self, x, batch_size=32, verbose=0):
+        """Keras 2's name of :meth:`predict` (with a warning)."""
+        legacy.keras2("model.predict_proba(x)", "model.predict(x)")
+        return self.predict(x, batch_size=batch_size, verbose=verbose)
 
     def summary(self, line_length=None, print_fn=None, return_string=False,
                 receptive_field=False):

@@ -11,7 +11,7 @@ the logits before it (stable; Keras's value except where Keras clips a probabili
 import numpy as np
 import torch
 
-from kconv import activations, losses, optimizers
+from kconv import activations, legacy, losses, optimizers
 from kconv import metrics as metrics_lib
 from kconv.callbacks import CallbackList
 from kconv.constraints import attach_constraints
@@ -455,15 +455,18 @@ class Trainer:
         return self.predict(x, batch_size=_batch_size(x), verbose=0)
 
     def fit_generator(self, generator, *args, **kwargs):
-        """Keras 2's name of :meth:`fit` with a generator."""
+        """Keras 2's name of :meth:`fit` with a generator (with a warning)."""
+        legacy.keras2("model.fit_generator(...)", "model.fit(...)")
         return self.fit(generator, *args, **kwargs)
 
     def evaluate_generator(self, generator, *args, **kwargs):
-        """Keras 2's name of :meth:`evaluate` with a generator."""
+        """Keras 2's name of :meth:`evaluate` with a generator (with a warning)."""
+        legacy.keras2("model.evaluate_generator(...)", "model.evaluate(...)")
         return self.evaluate(generator, *args, **kwargs)
 
     def predict_generator(self, generator, *args, **kwargs):
-        """Keras 2's name of :meth:`predict` with a generator."""
+        """Keras 2's name of :meth:`predict` with a generator (with a warning)."""
+        legacy.keras2("model.predict_generator(...)", "model.predict(...)")
         return self.predict(generator, *args, **kwargs)
 
     def _build_for(self, x):

@@ -3,6 +3,8 @@ logic as ``model.fit`` (the model's compiled loss and metrics, :mod:`kconv.model
 plus what train.py adds: uint8 scaling, augmentation on the device, metrics logged under
 train.py's names and synchronized across DDP processes, and a test report."""
 
+import warnings
+
 import lightning as L
 import torch
 from torchmetrics.classification import MulticlassStatScores
@@ -64,7 +66,9 @@ class ClassifierModule(L.LightningModule):
         self.data_format = getattr(model.layers[0], "data_format", "channels_last")
         self.augment = ImageAugmentation(**augment, data_format=self.data_format) \
             if augment else None
-        optimizer = type(optimizers.get(optimizer))(**dict(optimizer_kwargs or {}))
+        with warnings.catch_warnings():  # the recipes keep Keras 2's `decay`, on purpose
+            warnings.simplefilter("ignore", DeprecationWarning)
+            optimizer = type(optimizers.get(optimizer))(**dict(optimizer_kwargs or {}))
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"], jit_compile=bool(compile))
         self.class_names = None if class_names is None else list(class_names)

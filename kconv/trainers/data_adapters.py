@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 import torch
 
+from kconv import legacy
 from kconv.validation import check_float, check_int, invalid_type, invalid_value
 
 
@@ -202,6 +203,10 @@ class Epochs:
 
     def __init__(self, data, steps=None, argument="steps_per_epoch"):
         self.data = data
+        if isinstance(steps, float) and steps > 0:  # Keras 2 took len(x) / batch_size
+            legacy.keras2(f"{argument}={steps}", f"{argument}={math.ceil(steps)} (an int)",
+                          "; kconv takes its ceiling, as Keras 2 did")
+            steps = math.ceil(steps)
         if steps is not None:
             steps = check_int(argument, steps, minimum=1)
         elif not has_len(data):
