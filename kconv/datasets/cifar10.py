@@ -1,4 +1,5 @@
-"""CIFAR-10 from the standard python-batches folder (``cifar-10-batches-py``).
+"""CIFAR-10 from the standard python-batches folder (``cifar-10-batches-py``), given or in
+Keras's cache; the batch reader serves CIFAR-100 too.
 
 The batches are Python pickles; they are read with an unpickler that only rebuilds plain
 containers and NumPy arrays, so a tampered file cannot run code.
@@ -12,6 +13,7 @@ import urllib.request
 
 import numpy as np
 
+from kconv.datasets import keras_cache
 from kconv.utils.file_utils import atomic_path
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -32,16 +34,17 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch")
 
 
-def _load_batch(path):
+def load_batch(path, label_key=b"labels", dataset="CIFAR-10"):
+    """``(images, labels)`` of one CIFAR batch file: uint8 (N, 32, 32, 3), int64 (N,)."""
     try:
         with open(path, "rb") as f:
             batch = _SafeUnpickler(io.BytesIO(f.read()), encoding="bytes").load()
         data = np.asarray(batch[b"data"], dtype=np.uint8)
-        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+        labels = np.asarray(batch[label_key], dtype=np.int64)
     except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"Cannot read CIFAR-10 batch {path}: {e}") from None
+        raise ValueError(f"Cannot read {dataset} batch {path}: {e!r}") from None
     if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-        raise ValueError(f"Cannot read CIFAR-10 batch {path}: expected (N, 3072) data and N "
+        raise ValueError(f"Cannot read {dataset} batch {path}: expected (N, 3072) data and N "
                          f"labels, found {data.shape} and {labels.shape}")
     # Rows are channel-planar (R, G, B planes of 32x32): to (N, 32, 32, 3).
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
@@ -90,21 +93,29 @@ def locate(path, download_if_missing=False):
     return folder
 
 
-def load_data(path, download_if_missing=False):
+def load_data(path=None, download_if_missing=False):
     """``(x_train, y_train), (x_test, y_test)``, as Keras returns them: uint8 NumPy arrays,
     images (N, 32, 32, 3) and labels (N, 1).
 
     Args:
-        path: the ``cifar-10-batches-py`` folder, or a folder containing it.
-        download_if_missing: fetch the official archive into ``path`` when the files are not
-            there (needs network access).
+        path: the ``cifar-10-batches-py`` folder, or a folder containing it; None (Keras's
+            ``load_data()``) reads Keras's cache (:mod:`kconv.datasets.keras_cache`),
+            downloading from Keras's source when the files are not there.
+        download_if_missing: with ``path``, fetch the official archive into it when the
+            files are not there (needs network access).
 
     Raises:
         FileNotFoundError: the files are missing; the message says where to put them.
     """
-    folder = locate(path, download_if_missing)
-    train = [_load_batch(os.path.join(folder, name)) for name in TRAIN_FILES]
-    x_test, y_test = _load_batch(os.path.join(folder, TEST_FILE))
+    if path is None:
+        folder = keras_cache.extracted(
+            ("cifar-10-batches-py-target/cifar-10-batches-py", FOLDER),
+            ("cifar-10-batches-py-target_archive", "cifar-10-batches-py.tar.gz"), URL,
+            "CIFAR-10")
+    else:
+        folder = locate(path, download_if_missing)
+    train = [load_batch(os.path.join(folder, name)) for name in TRAIN_FILES]
+    x_test, y_test = load_batch(os.path.join(folder, TEST_FILE))
     x_train = np.concatenate([x for x, _ in train])
     y_train = np.concatenate([y for _, y in train])
     # Keras's shapes and dtypes: labels are a uint8 column.

@@ -50,11 +50,30 @@ def load_data(path=None):
     images (N, 28, 28) and labels (N,).
 
     Args:
-        path: a folder with the four idx files; None uses the copy shipped with kconv.
+        path: None, the copy shipped with kconv; a folder with the four idx files; or, as
+            Keras's ``load_data(path="mnist.npz")``, an ``.npz`` file name in Keras's cache
+            (or a path to one). Keras's own "mnist.npz" holds the same images as the copy,
+            which serves when it is not in the cache.
     """
+    if path is not None and os.fspath(path).endswith(".npz"):
+        return _load_npz(os.fspath(path))
     folder = DEFAULT_DIR if path is None else os.fspath(path)
     arrays = {key: load_idx(_find(folder, stem)) for key, stem in FILES.items()}
     for split in ("train", "test"):
         if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
             raise ValueError(f"MNIST {split} images and labels differ in count in {folder}")
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def _load_npz(path):
+    from kconv.datasets import keras_cache
+    full = path if os.path.dirname(path) else os.path.join(keras_cache.datasets_dir(), path)
+    if not os.path.isfile(full):
+        if path == "mnist.npz":
+            return load_data()
+        raise FileNotFoundError(f"MNIST: no such file {full}")
+    try:
+        with np.load(full, allow_pickle=False) as f:
+            return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+    except (OSError, KeyError, ValueError) as error:
+        raise ValueError(f"Cannot read MNIST {full}: {error}") from None

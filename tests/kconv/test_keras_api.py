@@ -20,6 +20,7 @@ KERAS_NAMES = [
     "backend.set_image_data_format", "backend.epsilon", "backend.clear_session",
     "utils.to_categorical", "utils.set_random_seed", "utils.plot_model",
     "datasets.mnist.load_data", "datasets.cifar10.load_data",
+    "datasets.fashion_mnist.load_data", "datasets.cifar100.load_data",
     "losses.CategoricalCrossentropy", "losses.sparse_categorical_crossentropy", "losses.get",
     "metrics.SparseCategoricalAccuracy", "metrics.Precision", "metrics.get",
     "callbacks.Callback", "callbacks.EarlyStopping", "callbacks.ModelCheckpoint",
@@ -29,7 +30,9 @@ KERAS_NAMES = [
 KERAS2_PATHS = {"layers.core": ["Dense", "Dropout", "Activation", "Flatten", "Input"],
                 "layers.convolutional": ["Conv2D", "Convolution2D", "MaxPooling2D"],
                 "layers.pooling": ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D"],
-                "layers.normalization": ["BatchNormalization"]}
+                "layers.normalization": ["BatchNormalization"],
+                "layers.merge": ["Add", "Concatenate", "add", "concatenate"],
+                "layers.advanced_activations": ["LeakyReLU", "PReLU", "ELU"]}
 
 
 def _resolve(root, dotted):
