@@ -1,5 +1,8 @@
 """``keras.ops``'s element-wise arithmetic: ``add``, ``subtract``, ``multiply``, ``divide``,
-``true_divide``, ``maximum``, ``minimum``, ``power``, ``negative``.
+``true_divide``, ``maximum``, ``minimum``, ``power``, ``negative``; and, on tensors and
+arrays only (outside graphs), the helpers keras.io's examples call on predictions:
+``convert_to_tensor``, ``convert_to_numpy``, ``expand_dims``, ``squeeze``, ``sigmoid``,
+``softmax``, ``argmax``.
 
 On tensors (or numbers) they compute. On symbolic tensors they record one graph node, as
 Keras records an operation, so functional code that writes ``x * (1.0 / 6.0)`` or
@@ -12,6 +15,7 @@ import functools
 import numbers
 import operator
 
+import numpy as np
 import torch
 
 from kconv.layers.layer import Layer
@@ -199,3 +203,46 @@ def power(x1, x2):
 def negative(x):
     """``-x``."""
     return _apply(Negative, x)
+
+
+# ----------------------------------------------------------------------------- eager helpers
+def convert_to_tensor(x, dtype=None):
+    """``x`` (an array, a number, a tensor) as a torch tensor (of ``dtype``)."""
+    if isinstance(x, KerasTensor):
+        raise invalid_type("x", "a tensor or an array (keras.ops helpers run outside graphs)",
+                           x)
+    tensor = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    return tensor if dtype is None else tensor.to(getattr(torch, str(dtype)))
+
+
+def convert_to_numpy(x):
+    """``x`` as a NumPy array."""
+    tensor = convert_to_tensor(x)
+    return tensor.detach().cpu().numpy()
+
+
+def expand_dims(x, axis):
+    """``x`` with a new axis of size 1 at ``axis``."""
+    return convert_to_tensor(x).unsqueeze(axis)
+
+
+def squeeze(x, axis=None):
+    """``x`` without its axes of size 1 (or without ``axis``)."""
+    x = convert_to_tensor(x)
+    return x.squeeze() if axis is None else x.squeeze(axis)
+
+
+def sigmoid(x):
+    """``1 / (1 + exp(-x))``."""
+    return torch.sigmoid(convert_to_tensor(x).float())
+
+
+def softmax(x, axis=-1):
+    """The softmax along ``axis``."""
+    return torch.softmax(convert_to_tensor(x).float(), dim=axis)
+
+
+def argmax(x, axis=None, keepdims=False):
+    """The index of the largest value (of the flattened ``x`` when ``axis`` is None)."""
+    x = convert_to_tensor(x)
+    return x.argmax() if axis is None else x.argmax(dim=axis, keepdim=keepdims)

@@ -246,3 +246,221 @@ def test_the_stridednet_tutorial_script(tmp_path):
         assert result["predictions"].shape == (24, 4)
     np.testing.assert_allclose(ours["predictions"].sum(axis=1), 1.0, rtol=1e-5)
     assert (tmp_path / "plot.png").stat().st_size > 0
+
+
+# ----------------------------------------------------------------- scripts as people wrote them
+# Written here in the styles of public Keras scripts (not copied from any): a Keras 2 binary
+# classifier of an image folder, a tf.keras Fashion-MNIST script, and keras.io's Keras 3
+# pattern with image_dataset_from_directory and augmentation layers in the model.
+
+KERAS2_BINARY_FOLDER = textwrap.dedent('''
+    import numpy as np
+    from keras.models import Sequential
+    from keras.layers.core import Dense, Dropout, Activation, Flatten
+    from keras.layers.convolutional import Conv2D, MaxPooling2D
+    from keras.optimizers import Adam
+    from keras.preprocessing.image import ImageDataGenerator
+    from keras.callbacks import ModelCheckpoint, EarlyStopping
+    from keras import backend as K
+
+    img_width, img_height = 32, 32
+    input_shape = (img_height, img_width, 3)
+    if K.image_data_format() == 'channels_first':
+        input_shape = (3, img_height, img_width)
+
+    model = Sequential()
+    model.add(Conv2D(8, (3, 3), input_shape=input_shape))
+    model.add(Activation('relu'))
+    model.add(MaxPooling2D(pool_size=(2, 2)))
+    model.add(Flatten())
+    model.add(Dense(16))
+    model.add(Activation('relu'))
+    model.add(Dropout(0.5))
+    model.add(Dense(1))
+    model.add(Activation('sigmoid'))
+    model.compile(loss='binary_crossentropy', optimizer=Adam(lr=1e-3, decay=1e-5),
+                  metrics=['acc'])
+
+    datagen = ImageDataGenerator(rescale=1. / 255, horizontal_flip=True,
+                                 validation_split=0.25)
+    train_generator = datagen.flow_from_directory(data_dir, target_size=(img_height, img_width),
+                                                  batch_size=4, class_mode='binary',
+                                                  subset='training', seed=1)
+    validation_generator = datagen.flow_from_directory(
+        data_dir, target_size=(img_height, img_width), batch_size=4, class_mode='binary',
+        subset='validation', seed=1)
+    checkpoint = ModelCheckpoint(checkpoint_dir + '/weights-{epoch:02d}-{val_acc:.2f}.model',
+                                 monitor='val_acc', save_best_only=False, period=2)
+    stopper = EarlyStopping(monitor='val_acc', patience=10)
+    history = model.fit_generator(train_generator,
+                                  steps_per_epoch=train_generator.samples / 4,
+                                  epochs=4, validation_data=validation_generator,
+                                  validation_steps=validation_generator.samples / 4,
+                                  callbacks=[checkpoint, stopper])
+    model.save(checkpoint_dir + '/final_model', True)
+    print('history keys:', sorted(history.history))
+    classes = model.predict_classes(next(validation_generator)[0])
+    print('predicted classes shape:', classes.shape)
+''')
+
+
+@pytest.fixture
+def two_class_folder(tmp_path):
+    from PIL import Image
+    rng = np.random.default_rng(5)
+    for c, name in enumerate(("cats", "dogs")):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(8):
+            pixels = rng.integers(0, 100, (40, 36, 3)) + 150 * c
+            Image.fromarray(pixels.astype("uint8")).save(tmp_path / "data" / name / f"{i}.png")
+    return tmp_path
+
+
+def test_a_keras_2_binary_folder_script_runs_where_keras_3_cannot(two_class_folder, capsys,
+                                                                  recwarn):
+    """Keras 2 spellings throughout (keras.layers.core, lr=/decay=, metrics=['acc'],
+    period=, a '.model' checkpoint path, fit_generator with float steps, val_acc monitors,
+    model.save(path, True), predict_classes) and (N,) binary labels with a sigmoid output:
+    kconv runs it, warning once per spelling; Keras 3 stops at its first Keras 2 line."""
+    given = dict(data_dir=str(two_class_folder / "data"),
+                 checkpoint_dir=str(two_class_folder))
+    ported = port(KERAS2_BINARY_FOLDER)
+    kconv.utils.set_random_seed(1)
+    ours = run(ported, **given)
+    out = capsys.readouterr().out
+    assert "history keys: ['acc', 'loss', 'val_acc', 'val_loss']" in out
+    assert "predicted classes shape: (4, 1)" in out
+    saved = sorted(p.name for p in two_class_folder.glob("weights-*.model"))
+    assert [name[:10] for name in saved] == ["weights-02", "weights-04"]
+    reloaded = kconv.models.load_model(str(two_class_folder / saved[-1]))
+    assert reloaded.count_params() == ours["model"].count_params()
+    kconv.models.load_model(str(two_class_folder / "final_model"))
+    spellings = {str(w.message).split(" is Keras 2's")[0] for w in recwarn
+                 if w.category is DeprecationWarning and "Keras 2's spelling" in str(w.message)}
+    assert {"Adam(lr=0.001)", "Adam(decay=1e-05)", "model.fit_generator(...)",
+            "ModelCheckpoint(period=2)", "model.save('final_model') without .keras or .h5 "
+            "(a TensorFlow SavedModel)"} <= spellings
+    with pytest.raises(Exception):  # Keras 3 itself no longer runs its own users' script
+        run(for_keras3(KERAS2_BINARY_FOLDER), **given)
+
+
+TF_KERAS_FASHION = textwrap.dedent('''
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow import keras
+    from tensorflow.keras import layers
+
+    fashion_mnist = keras.datasets.fashion_mnist
+    (train_images, train_labels), (test_images, test_labels) = fashion_mnist.load_data()
+    class_names = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
+                   'Sneaker', 'Bag', 'Ankle boot']
+    train_images = train_images / 255.0
+    test_images = test_images / 255.0
+    model = keras.Sequential([
+        keras.Input((28, 28)),
+        layers.Reshape((28, 28, 1)),
+        layers.Conv2D(8, 3, activation='relu'),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dense(10, activation='softmax'),
+    ])
+    model.compile(optimizer='adam', loss='sparse_categorical_crossentropy',
+                  metrics=['accuracy'])
+    model.fit(train_images, train_labels, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    test_loss, test_acc = model.evaluate(test_images, test_labels, verbose=0)
+    predictions = model.predict(test_images, verbose=0)
+    print('first prediction:', class_names[np.argmax(predictions[0])])
+''')
+
+
+def test_a_tf_keras_fashion_mnist_script_on_both(tmp_path, monkeypatch):
+    """Fashion-MNIST from Keras's cache (written here in Keras's format, as a download would
+    leave it): Keras 3 and kconv read the same arrays and train the same network."""
+    from tests.kconv.datasets.test_keras_cache import write_fashion
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # kconv's
+    monkeypatch.setattr(keras.src.backend.config, "_KERAS_DIR", str(tmp_path))  # Keras's
+    write_fashion(tmp_path / "datasets", n_train=64, n_test=16)
+    source = TF_KERAS_FASHION.replace("import tensorflow as tf\n", "")
+    theirs, ours = run_both(source)
+    np.testing.assert_array_equal(ours["train_images"], theirs["train_images"])
+    assert ours["model"].count_params() == theirs["model"].count_params()
+    assert ours["predictions"].shape == theirs["predictions"].shape == (16, 10)
+
+
+KERAS_IO_FROM_SCRATCH = textwrap.dedent('''
+    import numpy as np
+    import keras
+    from keras import layers
+    from kconv import data as tf_data
+
+    image_size = (24, 24)
+    batch_size = 4
+    train_ds, val_ds = keras.utils.image_dataset_from_directory(
+        data_dir, validation_split=0.25, subset="both", seed=1337, image_size=image_size,
+        batch_size=batch_size)
+    data_augmentation_layers = [layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)]
+
+    def data_augmentation(images):
+        for layer in data_augmentation_layers:
+            images = layer(images)
+        return images
+
+    train_ds = train_ds.map(lambda img, label: (data_augmentation(img), label),
+                            num_parallel_calls=tf_data.AUTOTUNE)
+    train_ds = train_ds.prefetch(tf_data.AUTOTUNE)
+    val_ds = val_ds.prefetch(tf_data.AUTOTUNE)
+
+    def make_model(input_shape, num_classes):
+        inputs = keras.Input(shape=input_shape)
+        x = layers.Rescaling(1.0 / 255)(inputs)
+        x = layers.Conv2D(8, 3, strides=2, padding="same")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        previous_block_activation = x
+        for size in [16]:
+            x = layers.Activation("relu")(x)
+            x = layers.SeparableConv2D(size, 3, padding="same")(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+            residual = layers.Conv2D(size, 1, strides=2, padding="same")(
+                previous_block_activation)
+            x = layers.add([x, residual])
+            previous_block_activation = x
+        x = layers.GlobalAveragePooling2D()(x)
+        units = 1 if num_classes == 2 else num_classes
+        outputs = layers.Dense(units, activation=None)(x)
+        return keras.Model(inputs, outputs)
+
+    model = make_model(input_shape=image_size + (3,), num_classes=2)
+    callbacks = [keras.callbacks.ModelCheckpoint(save_dir + "/save_at_{epoch}.keras")]
+    model.compile(optimizer=keras.optimizers.Adam(3e-4),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.BinaryAccuracy(name="acc")])
+    history = model.fit(train_ds, epochs=2, callbacks=callbacks, validation_data=val_ds)
+    img = keras.utils.load_img(sample_path, target_size=image_size)
+    img_array = keras.utils.img_to_array(img)
+    img_array = keras.ops.expand_dims(img_array, 0)
+    predictions = model.predict(img_array)
+    score = float(keras.ops.sigmoid(predictions[0][0]))
+    print(f"This image is {100 * (1 - score):.2f}% cat and {100 * score:.2f}% dog.")
+''')
+
+
+def test_the_keras_io_image_classification_from_scratch_pattern(two_class_folder, capsys):
+    """keras.io's Keras 3 pattern, shrunk, with its imports rewritten: a dataset from the
+    folder, augmentation mapped over it, a residual separable-conv network ending in a
+    logit, checkpoints per epoch, and a prediction on one image loaded from its file.
+    (Keras 3 needs TensorFlow for image_dataset_from_directory, so kconv alone runs it.)"""
+    data_dir = two_class_folder / "data"
+    given = dict(data_dir=str(data_dir), save_dir=str(two_class_folder),
+                 sample_path=str(data_dir / "dogs" / "0.png"))
+    kconv.utils.set_random_seed(1)
+    ours = run(port(KERAS_IO_FROM_SCRATCH), **given)
+    out = capsys.readouterr().out
+    assert "Found 16 files belonging to 2 classes." in out
+    assert "Using 12 files for training." in out and "Using 4 files for validation." in out
+    assert set(ours["history"].history) == {"loss", "acc", "val_loss", "val_acc"}
+    assert "% cat and " in out and ours["predictions"].shape == (1, 1)
+    for epoch in (1, 2):
+        again = keras.models.load_model(str(two_class_folder / f"save_at_{epoch}.keras"))
+        assert again.count_params() == ours["model"].count_params()

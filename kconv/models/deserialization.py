@@ -205,14 +205,15 @@ def model_from_config(config):
     kind = config.get("class_name")
     body = config.get("config") or {}
     if kind == "Sequential":
-        return _sequential_from_config(body)
+        return _sequential_from_config(body, (config.get("build_config") or {}).get(
+            "input_shape"))
     if kind in ("Functional", "Model"):
         return _functional_from_config(body)
     raise ValueError(f"kconv builds Sequential and functional models; the file holds a "
                      f"{kind!r} model (a subclassed model cannot be rebuilt from its config)")
 
 
-def _sequential_from_config(body):
+def _sequential_from_config(body, build_shape=None):
     layers = []
     for index, entry in enumerate(body.get("layers", [])):
         entry_config = entry.get("config") or {}
@@ -224,8 +225,8 @@ def _sequential_from_config(body):
             layers.append(Input(batch_shape=tuple(entry_config["batch_input_shape"])))
         layers.append(layer)
     if layers and not isinstance(layers[0], KerasTensor):
-        build = (body.get("build_input_shape") or (body.get("layers") or [{}])[0].get(
-            "build_config", {}).get("input_shape"))
+        build = (body.get("build_input_shape") or build_shape or (body.get("layers") or [{}])[
+            0].get("build_config", {}).get("input_shape"))
         if build:
             layers.insert(0, Input(batch_shape=tuple(build)))
     return Sequential(layers, name=body.get("name"))

@@ -68,7 +68,8 @@ class Sequential(Model):
         if not isinstance(layer, Layer):
             raise invalid_type("layer", "a kconv Layer or Input", layer)
         if not len(self) and layer.input_shape_arg is not None and not self.built:
-            self.build_for((None,) + tuple(layer.input_shape_arg))
+            # Keras 3 makes a first layer's input_shape the model's InputLayer.
+            self.add(InputLayer(batch_shape=(None,) + tuple(layer.input_shape_arg)))
         # Built (and checked) before it joins: a layer that does not fit leaves no trace.
         if self._input_layers:  # record the graph, as Keras does, so layer.output exists
             self._output = layer(self._output)

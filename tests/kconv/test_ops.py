@@ -97,3 +97,16 @@ def test_an_unknown_operation_in_a_file_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError) as info:
         kconv.models.load_model(tmp_path / "m.keras")
     assert "\n" not in str(info.value) and "operation 'Sqrt'" in str(info.value)
+
+
+def test_eager_helpers_are_kerass():
+    """The keras.ops helpers keras.io's examples call on images and predictions."""
+    x = np.random.default_rng(0).normal(size=(2, 3, 1)).astype("float32")
+    for name, args in (("expand_dims", (0,)), ("squeeze", ()), ("sigmoid", ()),
+                       ("softmax", ()), ("argmax", (1,)), ("convert_to_numpy", ())):
+        ours = ops.convert_to_numpy(getattr(ops, name)(x, *args))
+        theirs = keras.ops.convert_to_numpy(getattr(keras.ops, name)(x, *args))
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, err_msg=name)
+    assert ops.convert_to_tensor([1, 2], dtype="float32").dtype == torch.float32
+    with pytest.raises(TypeError, match="outside graphs"):
+        ops.expand_dims(kconv.Input((3,)), 0)

@@ -355,3 +355,21 @@ def test_a_mobilenet_like_block_saved_by_keras_opens(ext, tmp_path):
     x = np.random.default_rng(2).standard_normal((2, 12, 12, 3)).astype("float32")
     np.testing.assert_allclose(model(torch.from_numpy(x)).detach().numpy(),
                                to_numpy(k_model(x)), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("ext", [".keras", ".h5"])
+def test_a_sequential_built_from_its_first_layers_input_shape_opens_again(ext, tmp_path):
+    """Keras 2's way to build a Sequential (``input_shape=`` on the first layer, no Input):
+    its file opens in kconv (built, with its weights) and in Keras. It did not: kconv's
+    loader ignored the model's own build_config."""
+    model = kconv.Sequential()
+    model.add(kconv.layers.Conv2D(2, 3, input_shape=(8, 8, 3)))
+    model.add(kconv.layers.Flatten())
+    model.add(kconv.layers.Dense(1))
+    path = str(tmp_path / f"m{ext}")
+    model.save(path)
+    x = np.random.default_rng(0).random((2, 8, 8, 3)).astype("float32")
+    expected = model.predict(x, verbose=0)
+    np.testing.assert_allclose(kconv.models.load_model(path).predict(x, verbose=0), expected)
+    again = keras.models.load_model(path, compile=False)
+    np.testing.assert_allclose(to_numpy(again.predict(x, verbose=0)), expected, rtol=1e-5)
