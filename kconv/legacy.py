@@ -1,6 +1,6 @@
 """Keras 2 spellings that Keras 3 dropped, accepted where their meaning is unambiguous, each
-with one ``DeprecationWarning`` line naming Keras 3's spelling (the table of them is in
-``docs/porting.md``)."""
+with one ``DeprecationWarning`` line naming Keras 3's spelling (the table of them is the
+README's "Porting a Keras 2 script")."""
 
 import os
 import sys
