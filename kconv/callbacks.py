@@ -14,11 +14,11 @@ import time
 import warnings
 
 from kconv import legacy
-from kconv.validation import check_choice, check_float, check_int, invalid_type
+from kconv.validation import check_choice, check_float, check_int, invalid_type, invalid_value
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "ModelCheckpoint",
            "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger",
-           "TerminateOnNaN", "LambdaCallback", "TensorBoard"]
+           "TerminateOnNaN", "LambdaCallback", "TensorBoard", "BackupAndRestore"]
 
 _HOOKS = ("on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
           "on_predict_begin", "on_predict_end")
@@ -554,6 +554,114 @@ class CSVLogger(Callback):
 
     def on_train_end(self, logs=None):
         self._file.close()
+
+
+class BackupAndRestore(Callback):
+    """Keras's fault tolerance: ``fit`` backs its state up in ``backup_dir`` at the end of
+    every epoch (or every ``save_freq`` batches), and a ``fit`` with this callback after an
+    interruption restores it and goes on from the epoch it had reached. The state is the
+    model's weights and moving statistics, the optimizer's state (Keras 3 keeps the weights
+    only) and the random generators, in one file written atomically, so a run killed at any
+    point resumes from its last whole backup; ``double_checkpoint`` keeps the one before it
+    too. The backup is deleted when ``fit`` ends normally (unless ``delete_checkpoint`` is
+    False).
+
+    Example:
+        >>> model.fit(x, y, epochs=50, callbacks=[BackupAndRestore("/tmp/backup")])
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
+                 delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise invalid_value("backup_dir", "a folder path", backup_dir)
+        if save_freq != "epoch":
+            check_int("save_freq", save_freq, minimum=1)
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.double_checkpoint = bool(double_checkpoint)
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self._path = os.path.join(self.backup_dir, "latest.pt")
+        self._epoch = 0
+        self._batches = 0
+
+    def restore(self, model, initial_epoch):
+        """Load the backup, if any, into ``model`` and its optimizer (``fit`` calls this
+        once the model is built); returns the epoch to start from."""
+        import torch
+        for path in (self._path, self._path + ".bkp"):
+            if not os.path.isfile(path):
+                continue
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+            except (OSError, RuntimeError, EOFError, ValueError) as error:
+                warnings.warn(f"BackupAndRestore: cannot read {path} ({error}); trying the "
+                              f"previous backup", stacklevel=2)
+                continue
+            model.load_state_dict(state["model"])
+            model._bound_optimizer().load_state_dict(state["optimizer"])
+            _set_rng_state(state["rng"])
+            self._epoch = state["epoch"]
+            return max(initial_epoch, state["epoch"])
+        return initial_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq != "epoch":
+            self._batches += 1
+            if self._batches % self.save_freq == 0:
+                self._save(self._epoch)  # resumed from this epoch's start, as Keras
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch + 1)
+
+    def _save(self, epoch):
+        import shutil
+
+        import torch
+        from kconv.utils.file_utils import atomic_path
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint and os.path.isfile(self._path):
+            with atomic_path(self._path + ".bkp") as tmp:
+                shutil.copyfile(self._path, tmp)
+        state = {"model": self.model.state_dict(), "epoch": epoch,
+                 "optimizer": self.model._bound_optimizer().state_dict(),
+                 "rng": _rng_state()}
+        with atomic_path(self._path) as tmp:
+            torch.save(state, tmp)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and os.path.isdir(self.backup_dir):
+            import shutil
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+
+def _rng_state():
+    import random
+
+    import numpy as np
+    import torch
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "python": random.getstate(),
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(position),
+                      int(has_gauss), float(gauss)),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def _set_rng_state(state):
+    import random
+
+    import numpy as np
+    import torch
+    torch.set_rng_state(state["torch"])
+    kind, keys, position, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+    random.setstate(state["python"])
+    if state["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 class TerminateOnNaN(Callback):

@@ -14,7 +14,7 @@ with warnings.catch_warnings():  # Lightning 2.6 on torch 2.14 warns about its o
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     import lightning as L
 
-from kconv.callbacks import CallbackList, History
+from kconv.callbacks import BackupAndRestore, CallbackList, History
 from kconv.models.training import _Logs, _to
 from kconv.trainers import data_adapters
 from kconv.validation import check_int, invalid_value
@@ -165,6 +165,12 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     if epochs == initial_epoch:
         return model.history
     _build(model, train)
+    for callback in callback_list:  # BackupAndRestore: the state of an interrupted fit
+        if isinstance(callback, BackupAndRestore):
+            initial_epoch = callback.restore(model, initial_epoch)
+    if initial_epoch >= epochs:  # it had finished: nothing left but the end
+        callback_list.on_train_end()
+        return model.history
     module = KerasModule(model, callback_list, initial_epoch=initial_epoch,
                          validation=validation, train_epochs=train)
     was_training = model.training

@@ -3,6 +3,7 @@ model, data and weights give the same epochs, learning rates, files and restored
 
 import csv
 import math
+import os
 import sys
 
 import keras
@@ -201,3 +202,65 @@ def test_subclassed_callbacks_get_model_and_params():
     model.fit(X, Y, epochs=1, batch_size=30, verbose=0, callbacks=[Probe()])
     assert seen["model"] is model and seen["batches"] == [0, 1]
     assert seen["params"]["epochs"] == 1 and seen["params"]["steps"] == 2
+
+
+class _Killed(Exception):
+    pass
+
+
+class _KillAfter(kconv.callbacks.Callback):
+    """Interrupts fit at the end of an epoch, as a killed process would."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise _Killed()
+
+
+@pytest.mark.parametrize("save_freq", ["epoch", 2])
+def test_backup_and_restore_resumes_a_killed_fit_exactly(tmp_path, save_freq):
+    """A fit killed after its third epoch, run again with the same callback, restores the
+    weights, moving statistics, optimizer state and random generators and goes on from
+    there: the same weights and last epochs as an uninterrupted run."""
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 6, 6, 1)).astype("float32")
+    y = rng.integers(0, 3, 40)
+
+    def model():
+        kconv.utils.set_random_seed(3)
+        m = kconv.Sequential([kconv.Input((6, 6, 1)), kconv.layers.Conv2D(4, 3),
+                              kconv.layers.BatchNormalization(), kconv.layers.Flatten(),
+                              kconv.layers.Dropout(0.3), kconv.layers.Dense(3, "softmax")])
+        m.compile(kconv.optimizers.Adam(learning_rate=0.01), "sparse_categorical_crossentropy")
+        return m
+
+    fit = dict(epochs=5, batch_size=8, verbose=0)
+    reference = model()
+    expected = reference.fit(x, y, **fit).history["loss"]
+    backup = str(tmp_path / "backup")
+    first = model()
+    with pytest.raises(_Killed):
+        first.fit(x, y, **fit, callbacks=[kconv.callbacks.BackupAndRestore(
+            backup, save_freq=save_freq), _KillAfter(2)])
+    assert os.path.isfile(os.path.join(backup, "latest.pt"))
+    resumed = model()
+    history = resumed.fit(x, y, **fit, callbacks=[kconv.callbacks.BackupAndRestore(
+        backup, save_freq=save_freq)])
+    if save_freq == "epoch":
+        assert history.epoch == [3, 4]
+        np.testing.assert_allclose(history.history["loss"], expected[3:], rtol=1e-6)
+        for a, b in zip(resumed.get_weights(), reference.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    else:  # saved mid-epoch: that epoch starts again, as in Keras
+        assert history.epoch == [2, 3, 4]
+    assert not os.path.exists(backup)  # deleted once fit ended normally
+
+
+def test_backup_and_restore_arguments(tmp_path):
+    with pytest.raises(ValueError, match="backup_dir"):
+        kconv.callbacks.BackupAndRestore("")
+    with pytest.raises(ValueError, match="save_freq"):
+        kconv.callbacks.BackupAndRestore(str(tmp_path), save_freq=0)
