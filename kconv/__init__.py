@@ -8,9 +8,10 @@ Example:
     >>> model.summary()
 """
 
-from kconv import (activations, augmentation, backend, callbacks, config, constraints,
-                   datasets, initializers, layers, losses, metrics, models, ops, optimizers,
-                   padding, preprocessing, regularizers, saving, summary, utils)
+from kconv import (activations, applications, augmentation, backend, callbacks, config,
+                   constraints, data, datasets, initializers, layers, legacy, losses, metrics,
+                   models, ops, optimizers, padding, preprocessing, regularizers, saving,
+                   summary, utils)
 from kconv.constraints import apply_constraints, attach_constraints
 from kconv.layers import Input
 from kconv.models import Model, Sequential
@@ -19,11 +20,12 @@ from kconv.receptive_field import receptive_field
 
 __version__ = "0.1.0"
 
-__all__ = ["activations", "augmentation", "backend", "callbacks", "config", "constraints",
-           "datasets", "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers",
-           "padding", "preprocessing", "regularizers", "saving", "summary", "trainers", "utils",
-           "Model", "Sequential", "Input", "apply_constraints", "attach_constraints",
-           "receptive_field", "clear_session", "__version__"]
+__all__ = ["activations", "applications", "augmentation", "backend", "callbacks", "config",
+           "constraints", "data", "datasets", "legacy", "initializers", "layers", "losses",
+           "metrics", "models", "ops", "optimizers", "padding", "preprocessing",
+           "regularizers", "saving", "summary", "trainers", "utils", "Model", "Sequential",
+           "Input", "apply_constraints", "attach_constraints", "receptive_field",
+           "clear_session", "__version__"]
 
 
 def __getattr__(name):

@@ -107,6 +107,7 @@ class Layer(nn.Module):
         self._activity_loss = None
         self._input_axes = {}  # {axis: size} pinned by build(), checked on every call
         self._inbound_nodes = []  # the graph nodes of its calls on symbolic tensors
+        self._fixed_training = None  # a graph call's ``training=``: its mode whatever the model's
 
     # ----------------------------------------------------------------- weights
     def add_weight(self, name, keras_shape, initializer, *, regularizer=None, constraint=None,
@@ -346,6 +347,32 @@ class Layer(nn.Module):
         return out
 
     # ----------------------------------------------------------------- calling
+    def __call__(self, *args, training=None, **kwargs):
+        """Keras's ``training`` argument: on symbolic tensors (in a graph) the layer runs in
+        that mode whatever the model's (``base(inputs, training=False)`` keeps a frozen
+        base's BatchNormalization in inference while the model fine-tunes, as tf.keras and
+        keras.io's transfer-learning guide have it); on tensors, for this call only."""
+        if training is None:
+            return super().__call__(*args, **kwargs)
+        training = check_bool("training", training)
+        if args and symbolic.is_symbolic(args[0]):
+            self._fixed_training = training
+            self.train(self.training)
+            return super().__call__(*args, **kwargs)
+        modes = [(m, m.training) for m in self.modules()]
+        nn.Module.train(self, training)
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            for module, mode in modes:
+                module.training = mode
+
+    def train(self, mode=True):
+        """``nn.Module.train``, except a layer called with ``training=`` in a graph keeps
+        that mode."""
+        fixed = getattr(self, "_fixed_training", None)
+        return super().train(mode if fixed is None else fixed)
+
     def forward(self, x):
         if not isinstance(x, torch.Tensor):
             return self._forward_structure(x)

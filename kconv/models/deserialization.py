@@ -286,6 +286,13 @@ def _functional_from_config(body):
                 raise ValueError(f"layer {index} ({name!r}): unreadable inbound node "
                                  f"({e})") from None
             pending.append((name, node_index, refs, as_list))
+            training = (spec.get("kwargs") or {}).get("training") if isinstance(spec, dict) \
+                else None
+            if isinstance(training, bool) and isinstance(layers[name], Model):
+                # A nested model's explicit training= (Keras records a default False on
+                # other layers' nodes, which fit overrides; kconv honors it on models).
+                layers[name]._fixed_training = training
+                layers[name].train(training)
     while pending:  # call each layer once its inputs exist, in each layer's node order
         ready = [item for item in pending if all(ref in tensors for ref in item[2])
                  and not any(other[0] == item[0] and other[1] < item[1] for other in pending)]

@@ -527,7 +527,8 @@ def _graph_config(model):
     layers = []
     for layer in model.operations:
         nodes = [] if isinstance(layer, InputLayer) else [
-            {"args": args(layer, node), "kwargs": {}}
+            {"args": args(layer, node), "kwargs": {} if layer._fixed_training is None
+             else {"training": layer._fixed_training}}
             for node in layer._inbound_nodes if node in model._nodes]
         layers.append({**_layer_entry(layer), "name": layer.name, "inbound_nodes": nodes})
 

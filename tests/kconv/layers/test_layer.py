@@ -128,3 +128,28 @@ def test_float64_inputs_take_the_layers_dtype_as_in_keras():
     assert torch.equal(conv(x), expected)
     with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast decides there
         assert conv(x.float()).dtype == torch.bfloat16
+
+
+def test_the_training_argument(tmp_path):
+    """Keras's ``training=``: on tensors, for that call only; in a graph, the mode of that
+    layer whatever the model's (kept by kconv's files of nested models)."""
+    dropout = kconv.layers.Dropout(0.5)
+    dropout.eval()
+    x = torch.ones(4, 100)
+    assert not torch.equal(dropout(x, training=True), x) and not dropout.training
+    dropout.train()
+    assert torch.equal(dropout(x, training=False), x) and dropout.training
+    inner = kconv.Sequential([kconv.Input((3,)), kconv.layers.BatchNormalization(),
+                              kconv.layers.Dropout(0.9)])
+    inputs = kconv.Input((3,))
+    model = kconv.Model(inputs, kconv.layers.Dense(2)(inner(inputs, training=False)))
+    model.train()
+    assert model.training and not any(m.training for m in inner.modules())
+    model.compile("sgd", "mse")
+    model.fit(np.ones((8, 3), "float32") * 5, np.zeros((8, 2), "float32"), verbose=0)
+    np.testing.assert_array_equal(inner.layers[0].get_weights()[2], np.zeros(3))  # moving mean
+    model.save(tmp_path / "m.keras")
+    again = kconv.models.load_model(tmp_path / "m.keras").train()
+    assert not any(m.training for m in again.layers[1].modules())
+    with pytest.raises(TypeError, match="training"):
+        dropout(x, training="no")

@@ -1,0 +1,128 @@
+"""Keras Applications' builders against Keras's: layer names and order, parameter counts,
+Keras's weights files loaded with Keras's outputs, the arguments (include_top, pooling,
+classes, classifier_activation, input_tensor, input_shape), preprocess_input, and the
+transfer-learning idiom (frozen base called with training=False, a new head, fine-tuning)."""
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+import kconv
+from tests.keras_oracle import to_numpy
+
+BUILDERS = {"VGG16": 32, "VGG19": 32, "ResNet50": 32, "ResNet101": 32, "ResNet152": 32,
+            "ResNet50V2": 32, "ResNet101V2": 32, "ResNet152V2": 32}
+SLOW = {"ResNet101", "ResNet152", "ResNet101V2", "ResNet152V2"}
+VARIANTS = [dict(classes=7, classifier_activation=None),
+            dict(include_top=False, pooling="avg"), dict(include_top=False, pooling="max"),
+            dict(include_top=False)]
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in BUILDERS])
+@pytest.mark.parametrize("variant", range(len(VARIANTS)))
+def test_builders_are_kerass_and_load_its_weights(name, variant, tmp_path):
+    size = BUILDERS[name]
+    kwargs = dict(VARIANTS[variant], input_shape=(size + 8, size, 3))
+    keras.backend.clear_session()
+    kconv.clear_session()
+    keras.utils.set_random_seed(0)
+    theirs = getattr(keras.applications, name)(weights=None, **kwargs)
+    ours = getattr(kconv.applications, name)(**kwargs)
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]
+    assert ours.count_params() == theirs.count_params() and ours.name == theirs.name
+    rng = np.random.default_rng(1)
+    for layer in theirs.layers:  # moving statistics that are not the identity
+        if isinstance(layer, keras.layers.BatchNormalization):
+            for w in layer.weights[2:]:
+                w.assign(rng.uniform(0.5, 1.5, w.shape).astype("float32"))
+    path = str(tmp_path / "w.weights.h5")
+    theirs.save_weights(path)
+    loaded = getattr(kconv.applications, name)(weights=path, **kwargs).eval()
+    x = rng.uniform(0, 255, (2,) + kwargs["input_shape"]).astype("float32")
+    expected = to_numpy(theirs(x, training=False))
+    scale = max(np.abs(expected).max(), 1e-3)
+    np.testing.assert_allclose(loaded(torch.from_numpy(x)).detach().numpy(), expected,
+                               rtol=1e-4, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("module, mode", [("vgg16", "caffe"), ("resnet50", "caffe"),
+                                          ("resnet", "caffe"), ("resnet_v2", "tf")])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_preprocess_input_is_kerass(module, mode, data_format):
+    x = np.random.default_rng(2).uniform(0, 255, (2, 5, 6, 3)).astype("float32")
+    if data_format == "channels_first":
+        x = x.transpose(0, 3, 1, 2).copy()
+    theirs = to_numpy(getattr(keras.applications, module).preprocess_input(
+        x.copy(), data_format=data_format))
+    ours = getattr(kconv.applications, module).preprocess_input(x, data_format=data_format)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-5)
+    tensor = getattr(kconv.applications, module).preprocess_input(torch.from_numpy(x),
+                                                                  data_format=data_format)
+    np.testing.assert_allclose(tensor.numpy(), theirs, rtol=1e-6, atol=1e-5)
+    torch_mode = kconv.applications.imagenet_utils.preprocess_input(x, data_format, "torch")
+    np.testing.assert_allclose(torch_mode, to_numpy(
+        keras.applications.imagenet_utils.preprocess_input(x.copy(), data_format, "torch")),
+        rtol=1e-6, atol=1e-5)
+
+
+def test_arguments_and_refusals(tmp_path):
+    inputs = kconv.Input((40, 40, 3))
+    model = kconv.applications.VGG16(include_top=False, input_tensor=inputs)
+    assert model.inputs[0] is inputs and model.output_shape == (None, 1, 1, 512)
+    assert kconv.applications.ResNet50(include_top=False).build_shape == (None, None, None, 3)
+    with pytest.raises(ValueError, match="download"):
+        kconv.applications.ResNet50(weights="imagenet")
+    with pytest.raises(ValueError, match="weights"):
+        kconv.applications.ResNet50(weights=str(tmp_path / "missing.h5"))
+    with pytest.raises(ValueError, match="at least 32x32"):
+        kconv.applications.VGG19(input_shape=(16, 16, 3))
+    with pytest.raises(ValueError, match="static `input_shape`"):
+        kconv.applications.VGG16(input_shape=(None, None, 3))
+    with pytest.raises(ValueError, match="pooling"):
+        kconv.applications.ResNet50V2(include_top=False, pooling="mean")
+
+
+def test_transfer_learning_idiom():
+    """keras.io's transfer learning: a frozen base called with training=False and a new
+    head train as in Keras (the base, BatchNormalization included, stays as it was);
+    then, unfrozen, the base's weights fine-tune while its BatchNormalization stays in
+    inference mode (its statistics unchanged), as keras.io's guide and tf.keras have it.
+    (Keras 3.15's functional models override a recorded training=False during fit, so
+    there its statistics move: kconv follows the guide.)"""
+    rng = np.random.default_rng(3)
+    x = kconv.applications.resnet_v2.preprocess_input(rng.uniform(0, 255, (16, 32, 32, 3)))
+    y = rng.integers(0, 2, 16).astype("float32")
+
+    def build(lib):
+        lib.utils.set_random_seed(4)
+        base = lib.applications.ResNet50V2(include_top=False, input_shape=(32, 32, 3),
+                                           **({"weights": None} if lib is keras else {}))
+        base.trainable = False
+        inputs = lib.Input((32, 32, 3))
+        features = base(inputs, training=False)
+        pooled = lib.layers.GlobalAveragePooling2D()(features)
+        outputs = lib.layers.Dense(1, activation="sigmoid")(pooled)
+        return base, lib.Model(inputs, outputs)
+
+    k_base, k_model = build(keras)
+    base, model = build(kconv)
+    model.set_weights(k_model.get_weights())
+    frozen = [w.copy() for w in model.get_weights()]
+    for m, lib in ((k_model, keras), (model, kconv)):
+        m.compile(lib.optimizers.SGD(0.01), "binary_crossentropy", metrics=["accuracy"])
+    fit = dict(epochs=1, batch_size=8, shuffle=False, verbose=0)
+    theirs, ours = k_model.fit(x, y, **fit).history, model.fit(x, y, **fit).history
+    np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=1e-4)
+    for a, b in zip(base.get_weights(), frozen[:len(base.get_weights())]):
+        np.testing.assert_array_equal(a, b)
+    base.trainable = True
+    model.compile(kconv.optimizers.SGD(1e-3), "binary_crossentropy")
+    before = {name: value.clone() for name, value in base.state_dict().items()}
+    model.fit(x, y, **fit)
+    after = base.state_dict()
+    statistics = [n for n in before if n.endswith(("running_mean", "running_var"))]
+    assert statistics and all(torch.equal(before[n], after[n]) for n in statistics)
+    trained = [n for n in before if not torch.equal(before[n], after[n])]
+    assert trained and not set(trained) & set(statistics)
