@@ -285,7 +285,28 @@ def _state(model):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-class ModelCheckpoint(_Monitor):
+class _Periodic:
+    """What ModelCheckpoint and BackupAndRestore share: saving at each epoch's end, or every
+    ``save_freq`` batches (``_batch_save(batch, logs)``)."""
+
+    def _set_frequency(self, save_freq):
+        if save_freq != "epoch":
+            check_int("save_freq", save_freq, minimum=1)
+        self.save_freq = save_freq
+        self._batches = 0
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq != "epoch":
+            self._batches += 1
+            if self._batches % self.save_freq == 0:
+                self._batch_save(batch, logs)
+
+
+class ModelCheckpoint(_Periodic, _Monitor):
     """Saves the model (``.keras`` or legacy ``.h5``) or its weights (``.weights.h5``) after
     every epoch, or only when ``monitor`` improved (``save_best_only``).
 
@@ -314,9 +335,7 @@ class ModelCheckpoint(_Monitor):
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)
         self.save_weights_only = bool(save_weights_only)
-        if save_freq != "epoch":
-            check_int("save_freq", save_freq, minimum=1)
-        self.save_freq = save_freq
+        self._set_frequency(save_freq)
         self.period = 1
         if period is not None:
             self.period = check_int("period", period, minimum=1)
@@ -339,17 +358,9 @@ class ModelCheckpoint(_Monitor):
                               "a path ending in .weights.h5")
         else:
             self._format = legacy.model_path(self.filepath, "ModelCheckpoint")[1]
-        self._batches = 0
-        self._epoch = 0
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq != "epoch":
-            self._batches += 1
-            if self._batches % self.save_freq == 0:
-                self._save(self._epoch, dict(logs or {}), batch=batch)
+    def _batch_save(self, batch, logs):
+        self._save(self._epoch, dict(logs or {}), batch=batch)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_freq == "epoch" and (epoch + 1) % self.period == 0:
@@ -556,7 +567,7 @@ class CSVLogger(Callback):
         self._file.close()
 
 
-class BackupAndRestore(Callback):
+class BackupAndRestore(_Periodic, Callback):
     """Keras's fault tolerance: ``fit`` backs its state up in ``backup_dir`` at the end of
     every epoch (or every ``save_freq`` batches), and a ``fit`` with this callback after an
     interruption restores it and goes on from the epoch it had reached. The state is the
@@ -575,15 +586,11 @@ class BackupAndRestore(Callback):
         super().__init__()
         if not backup_dir:
             raise invalid_value("backup_dir", "a folder path", backup_dir)
-        if save_freq != "epoch":
-            check_int("save_freq", save_freq, minimum=1)
+        self._set_frequency(save_freq)
         self.backup_dir = os.fspath(backup_dir)
-        self.save_freq = save_freq
         self.double_checkpoint = bool(double_checkpoint)
         self.delete_checkpoint = bool(delete_checkpoint)
         self._path = os.path.join(self.backup_dir, "latest.pt")
-        self._epoch = 0
-        self._batches = 0
 
     def restore(self, model, initial_epoch):
         """Load the backup, if any, into ``model`` and its optimizer (``fit`` calls this
@@ -605,14 +612,8 @@ class BackupAndRestore(Callback):
             return max(initial_epoch, state["epoch"])
         return initial_epoch
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq != "epoch":
-            self._batches += 1
-            if self._batches % self.save_freq == 0:
-                self._save(self._epoch)  # resumed from this epoch's start, as Keras
+    def _batch_save(self, batch, logs):
+        self._save(self._epoch)  # resumed from this epoch's start, as Keras
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_freq == "epoch":

@@ -63,17 +63,22 @@ def test_choices_are_uniform_and_random_only_in_training():
     assert not torch.equal(layer(x), x)
 
 
-def test_config_opens_both_ways():
-    layer = kconv.layers.RandAugment(value_range=(0, 1), num_ops=3, factor=(0.1, 0.6),
-                                     interpolation="nearest", seed=4)
-    k_layer = keras.layers.deserialize({"module": "keras.layers", "class_name": "RandAugment",
+@pytest.mark.parametrize("layer", [
+    kconv.layers.RandAugment(value_range=(0, 1), num_ops=3, factor=(0.1, 0.6),
+                             interpolation="nearest", seed=4),
+    kconv.layers.AugMix(value_range=(0, 1), num_chains=2, chain_depth=4, factor=(0.1, 0.5),
+                        alpha=0.7, all_ops=False, interpolation="nearest", seed=4)],
+    ids=lambda layer: type(layer).__name__)
+def test_config_opens_both_ways(layer):
+    name = type(layer).__name__
+    k_layer = keras.layers.deserialize({"module": "keras.layers", "class_name": name,
                                         "config": layer.get_config()})
 
     def plain(config):
         return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()
                 if k != "dtype"}
     assert plain(k_layer.get_config()) == plain(layer.get_config())
-    again = layer_from_config({"class_name": "RandAugment", "config": k_layer.get_config()}, 0)
+    again = layer_from_config({"class_name": name, "config": k_layer.get_config()}, 0)
     assert plain(again.get_config()) == plain(layer.get_config())
 
 
@@ -140,21 +145,6 @@ def test_augmix_draws_follow_keras():
     assert torch.equal(layer.eval()(x), x)
     out = layer.train()(x)
     assert not torch.equal(out, x) and out.min() >= 0 and out.max() <= 255
-
-
-def test_augmix_config_opens_both_ways():
-    layer = kconv.layers.AugMix(value_range=(0, 1), num_chains=2, chain_depth=4,
-                                factor=(0.1, 0.5), alpha=0.7, all_ops=False,
-                                interpolation="nearest", seed=4)
-    k_layer = keras.layers.deserialize({"module": "keras.layers", "class_name": "AugMix",
-                                        "config": layer.get_config()})
-
-    def plain(config):
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()
-                if k != "dtype"}
-    assert plain(k_layer.get_config()) == plain(layer.get_config())
-    again = layer_from_config({"class_name": "AugMix", "config": k_layer.get_config()}, 0)
-    assert plain(again.get_config()) == plain(layer.get_config())
 
 
 @pytest.mark.parametrize("kwargs, name", [
