@@ -4,12 +4,14 @@ Keras's weights files load into them: ``VGG16``, ``VGG19``, ``ResNet50``, ``ResN
 ``include_top``, ``weights`` (None or a local Keras weights file: nothing is downloaded),
 ``input_tensor``, ``input_shape``, ``pooling``, ``classes`` and ``classifier_activation``,
 and the families' ``preprocess_input`` under Keras's module names (``vgg16``, ``resnet50``,
-``resnet``, ``resnet_v2``). Every Applications network Keras saves opens with
+``resnet``, ``resnet_v2``, ``densenet``). Every Applications network Keras saves opens with
 ``kconv.models.load_model``; the other families' builders are not written yet."""
 
 import types
 
 from kconv.applications import imagenet_utils
+from kconv.applications.densenet import DenseNet121, DenseNet169, DenseNet201
+from kconv.applications.densenet import preprocess_input as _densenet_preprocess
 from kconv.applications.resnet import (ResNet50, ResNet50V2, ResNet101, ResNet101V2,
                                        ResNet152, ResNet152V2)
 from kconv.applications.resnet import preprocess_input as _resnet_preprocess
@@ -32,9 +34,11 @@ vgg19 = _family("vgg19", _vgg_preprocess, VGG19=VGG19)
 resnet50 = _family("resnet50", _resnet_preprocess, ResNet50=ResNet50)
 resnet = _family("resnet", _resnet_preprocess, ResNet50=ResNet50, ResNet101=ResNet101,
                  ResNet152=ResNet152)
+densenet = _family("densenet", _densenet_preprocess, DenseNet121=DenseNet121,
+                   DenseNet169=DenseNet169, DenseNet201=DenseNet201)
 resnet_v2 = _family("resnet_v2", _resnet_v2_preprocess, ResNet50V2=ResNet50V2,
                     ResNet101V2=ResNet101V2, ResNet152V2=ResNet152V2)
 
 __all__ = ["VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2",
-           "ResNet101V2", "ResNet152V2", "imagenet_utils", "vgg16", "vgg19", "resnet50",
-           "resnet", "resnet_v2"]
+           "ResNet101V2", "ResNet152V2", "DenseNet121", "DenseNet169", "DenseNet201",
+           "imagenet_utils", "vgg16", "vgg19", "resnet50", "resnet", "resnet_v2", "densenet"]

@@ -12,8 +12,9 @@ import kconv
 from tests.keras_oracle import to_numpy
 
 BUILDERS = {"VGG16": 32, "VGG19": 32, "ResNet50": 32, "ResNet101": 32, "ResNet152": 32,
-            "ResNet50V2": 32, "ResNet101V2": 32, "ResNet152V2": 32}
-SLOW = {"ResNet101", "ResNet152", "ResNet101V2", "ResNet152V2"}
+            "ResNet50V2": 32, "ResNet101V2": 32, "ResNet152V2": 32, "DenseNet121": 32,
+            "DenseNet169": 32, "DenseNet201": 32}
+SLOW = {"ResNet101", "ResNet152", "ResNet101V2", "ResNet152V2", "DenseNet169", "DenseNet201"}
 VARIANTS = [dict(classes=7, classifier_activation=None),
             dict(include_top=False, pooling="avg"), dict(include_top=False, pooling="max"),
             dict(include_top=False)]
@@ -51,7 +52,8 @@ def test_builders_are_kerass_and_load_its_weights(name, variant, tmp_path):
 
 
 @pytest.mark.parametrize("module, mode", [("vgg16", "caffe"), ("resnet50", "caffe"),
-                                          ("resnet", "caffe"), ("resnet_v2", "tf")])
+                                          ("resnet", "caffe"), ("resnet_v2", "tf"),
+                                          ("densenet", "torch")])
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_preprocess_input_is_kerass(module, mode, data_format):
     x = np.random.default_rng(2).uniform(0, 255, (2, 5, 6, 3)).astype("float32")
