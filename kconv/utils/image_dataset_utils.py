@@ -124,8 +124,10 @@ def _dataset(paths, labels, label_mode, num_classes, batch_size, shuffle, seed, 
     def source():
         epochs[0] += 1
         order = _order(len(files), batch_size or 1, seed, epochs[0]) if shuffle else None
+        # Worker processes pay off from a few batches per worker; a small folder decodes here.
+        many = len(files) >= 4 * max(workers, 1) * (batch_size or 1)
         loader = DataLoader(files, batch_size=batch_size, sampler=order,
-                            num_workers=workers if len(files) > 2 * (batch_size or 1) else 0)
+                            num_workers=workers if many else 0)
         for batch in loader:
             yield _layout(batch, data_format, labels is not None)
     n = len(files)

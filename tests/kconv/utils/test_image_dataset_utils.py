@@ -133,3 +133,14 @@ def test_keras_io_idiom_trains_evaluates_and_predicts(folder):
     assert len(history.history["val_accuracy"]) == 2
     assert len(model.evaluate(val_ds, verbose=0)) == 2
     assert model.predict(val_ds, verbose=0).shape == (len(val_ds.file_paths), 3)
+
+
+def test_worker_processes_decode_what_this_process_decodes(folder):
+    """Batches of one over 19 files: worker processes decode them (a small folder is
+    decoded here), in the same order, to the same pixels."""
+    common = dict(shuffle=False, image_size=(8, 8), verbose=False)
+    here = image_dataset_from_directory(folder, batch_size=None, **common)
+    workers = image_dataset_from_directory(folder, batch_size=1, **common)
+    assert len(workers) == 19
+    for (image, label), (batch, labels) in zip(here, workers):
+        assert torch.equal(image, batch[0]) and int(label) == int(labels[0])
