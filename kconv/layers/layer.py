@@ -3,6 +3,8 @@ weight bookkeeping (initializer, regularizer, constraint, Keras layout), input c
 activity regularization.
 """
 
+import functools
+import inspect
 import types
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -380,7 +382,14 @@ class Layer(nn.Module):
         self._check_shape(shape)
         if not self.built:
             self._build_from(x)
-        return self._regularize_activity(self.call(self._cast_input(x)))
+        return self._regularize_activity(self._call_with_mode(self._cast_input(x)))
+
+    def _call_with_mode(self, x):
+        """``call(x)``, given Keras's ``training`` (the module's mode) when a subclass's
+        ``call`` takes it (``def call(self, inputs, training=False)``)."""
+        if _takes_training(type(self).call):
+            return self.call(x, training=self.training)
+        return self.call(x)
 
     def call_planned(self, x):
         """``forward`` inside a model's plan (:mod:`kconv.models.layout`), for a layer whose
@@ -431,7 +440,7 @@ class Layer(nn.Module):
         if not self.built:
             self._build_from(inputs[0], [(None,) + tuple(t.shape[1:]) for t in inputs],
                              [tuple(t.shape) for t in inputs])
-        return self._regularize_activity(self.call(inputs))
+        return self._regularize_activity(self._call_with_mode(inputs))
 
     def logits(self, x):
         """For a layer with ``pre_activation`` (its output before the activation): that
@@ -509,3 +518,11 @@ def _sublayers(module):
             yield child
         else:
             yield from _sublayers(child)
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_training(call):
+    try:
+        return "training" in inspect.signature(call).parameters
+    except (TypeError, ValueError):
+        return False

@@ -272,3 +272,28 @@ def test_float64_inputs_take_the_models_dtype_as_keras():
     model.double()  # a model cast by torch computes in its weights' dtype
     assert model(torch.from_numpy(x)).dtype == torch.float64
     assert model(torch.from_numpy(x).float()).dtype == torch.float64
+
+
+def test_a_subclassed_calls_training_argument_is_the_models_mode():
+    """Keras's subclassing idiom, ``def call(self, inputs, training=False)`` passing
+    ``training`` on to Dropout: fit trains with the dropout, predict runs without it."""
+    class Net(kconv.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = kconv.layers.Dense(64)
+            self.dropout = kconv.layers.Dropout(0.5)
+            self.seen = []
+
+        def call(self, inputs, training=False):
+            self.seen.append(training)
+            return self.dropout(self.dense(inputs), training=training)
+
+    net = Net()
+    x = np.ones((4, 3), "float32")
+    net.compile("sgd", "mse")
+    net.fit(x, np.zeros((4, 64), "float32"), epochs=1, batch_size=4, verbose=0)
+    assert True in net.seen
+    net.seen.clear()
+    out = net.predict(x, verbose=0)
+    assert net.seen and not any(net.seen)
+    np.testing.assert_allclose(out, net.dense(torch.from_numpy(x)).detach().numpy(), rtol=1e-6)
