@@ -32,6 +32,22 @@ def assert_close(actual, expected, atol=1e-5, rtol=1e-5):
     np.testing.assert_allclose(actual, expected, atol=atol, rtol=rtol)
 
 
+def assert_config_round_trip(layer):
+    """``layer``'s config opens in Keras with the same config, and Keras's config opens in
+    kconv with it again (tuples compared as Keras's lists; Keras's dtype policy aside)."""
+    from kconv.models.deserialization import layer_from_config
+    name = type(layer).__name__
+    k_layer = keras.layers.deserialize({"module": "keras.layers", "class_name": name,
+                                        "config": layer.get_config()})
+
+    def plain(config):
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()
+                if k != "dtype"}
+    assert plain(k_layer.get_config()) == plain(layer.get_config())
+    again = layer_from_config({"class_name": name, "config": k_layer.get_config()}, 0)
+    assert plain(again.get_config()) == plain(layer.get_config())
+
+
 def keras_model_like(model):
     """The same Sequential built in Keras from each kconv layer's Keras config."""
     layers = [keras.layers.deserialize({"module": "keras.layers",

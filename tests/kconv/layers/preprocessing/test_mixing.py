@@ -9,8 +9,7 @@ import scipy.stats
 import torch
 
 import kconv
-from kconv.models.deserialization import layer_from_config
-from tests.keras_oracle import to_numpy
+from tests.keras_oracle import assert_config_round_trip, to_numpy
 
 L = kconv.layers
 X = np.random.default_rng(5).random((8, 9, 11, 3)).astype("float32") * 255
@@ -124,17 +123,7 @@ def test_training_only_and_configs_open_both_ways(layer):
     x = torch.from_numpy(X / 255)
     layer.eval()
     assert torch.equal(layer(x), x)
-    k_layer = keras.layers.deserialize({"module": "keras.layers",
-                                        "class_name": type(layer).__name__,
-                                        "config": layer.get_config()})
-
-    def plain(config):
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()
-                if k != "dtype"}
-    assert plain(k_layer.get_config()) == plain(layer.get_config())
-    again = layer_from_config({"class_name": type(layer).__name__,
-                               "config": k_layer.get_config()}, 0)
-    assert plain(again.get_config()) == plain(layer.get_config())
+    assert_config_round_trip(layer)
 
 
 @pytest.mark.parametrize("call, name", [

@@ -9,8 +9,7 @@ import scipy.stats
 import torch
 
 import kconv
-from kconv.models.deserialization import layer_from_config
-from tests.keras_oracle import to_numpy
+from tests.keras_oracle import assert_config_round_trip, to_numpy
 
 X = np.random.default_rng(7).random((6, 8, 9, 3)).astype("float32") * 200 + 20
 
@@ -70,16 +69,7 @@ def test_choices_are_uniform_and_random_only_in_training():
                         alpha=0.7, all_ops=False, interpolation="nearest", seed=4)],
     ids=lambda layer: type(layer).__name__)
 def test_config_opens_both_ways(layer):
-    name = type(layer).__name__
-    k_layer = keras.layers.deserialize({"module": "keras.layers", "class_name": name,
-                                        "config": layer.get_config()})
-
-    def plain(config):
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()
-                if k != "dtype"}
-    assert plain(k_layer.get_config()) == plain(layer.get_config())
-    again = layer_from_config({"class_name": name, "config": k_layer.get_config()}, 0)
-    assert plain(again.get_config()) == plain(layer.get_config())
+    assert_config_round_trip(layer)
 
 
 @pytest.mark.parametrize("kwargs, name", [({"num_ops": 0}, "num_ops"), ({"factor": 2.0}, "factor"),
