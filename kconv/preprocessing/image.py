@@ -339,11 +339,14 @@ class ArrayIterator(_Iterator):
         return batch_x, self.y[picked], self.sample_weight[picked]
 
 
-def _valid_files(directory, follow_links):
+def valid_files(directory, follow_links=False,
+                formats=tuple("." + ext for ext in WHITE_LIST_FORMATS)):
+    """The files under ``directory`` (recursively) ending in one of ``formats``, in Keras's
+    order: folders sorted by path, files sorted by name."""
     for root, _, files in sorted(os.walk(directory, followlinks=follow_links),
                                  key=lambda entry: entry[0]):
         for name in sorted(files):
-            if name.lower().endswith(tuple("." + ext for ext in WHITE_LIST_FORMATS)):
+            if name.lower().endswith(formats):
                 yield os.path.join(root, name)
 
 
@@ -375,7 +378,7 @@ class DirectoryIterator(_Iterator):
             else (split, 1.0)
         self.filenames, labels = [], []
         for name in classes:
-            files = list(_valid_files(os.path.join(self.directory, name), follow_links))
+            files = list(valid_files(os.path.join(self.directory, name), follow_links))
             start, stop = int(bounds[0] * len(files)), int(bounds[1] * len(files))
             for path in files[start:stop]:
                 self.filenames.append(os.path.relpath(path, self.directory))

@@ -12,6 +12,8 @@ from torch.utils.data import Dataset as TorchDataset
 
 from kconv import config
 from kconv.data import Dataset
+from kconv.layers.preprocessing.resizing import resize
+from kconv.preprocessing.image import img_to_array, load_img, valid_files
 from kconv.validation import check_bool, check_choice, check_int, invalid_value
 
 ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -33,13 +35,10 @@ def index_directory(directory, labels, class_names, follow_links=False):
         subdirs = list(class_names)
     paths, found = [], []
     for index, subdir in enumerate(subdirs):
-        root = os.path.join(directory, subdir)
-        for folder, _, files in sorted(os.walk(root, followlinks=follow_links),
-                                       key=lambda entry: entry[0]):
-            for name in sorted(files):
-                if name.lower().endswith(ALLOWLIST_FORMATS):
-                    paths.append(os.path.join(folder, name))
-                    found.append(index)
+        files = list(valid_files(os.path.join(directory, subdir), follow_links,
+                                 ALLOWLIST_FORMATS))
+        paths += files
+        found += [index] * len(files)
     if labels == "inferred":
         return paths, np.asarray(found, dtype="int32"), subdirs
     if labels is None:
@@ -54,9 +53,7 @@ def index_directory(directory, labels, class_names, follow_links=False):
 def load_image(path, image_size, color_mode, interpolation, crop_to_aspect_ratio,
                pad_to_aspect_ratio):
     """One file as a float32 (C, H, W) tensor at ``image_size``, as Keras loads it."""
-    from kconv.layers.preprocessing.resizing import resize
     if path.lower().endswith(".bmp"):  # TorchCodec decodes the others
-        from kconv.preprocessing.image import img_to_array, load_img
         image = torch.from_numpy(img_to_array(load_img(path, color_mode))).permute(2, 0, 1)
     else:
         from torchcodec.decoders import decode_image
