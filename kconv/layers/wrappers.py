@@ -6,6 +6,7 @@ import torch
 
 from kconv import initializers
 from kconv.layers.layer import Layer
+from kconv.layers.normalization import l2_normalize
 from kconv.validation import check_int, invalid_value
 
 
@@ -137,16 +138,11 @@ class SpectralNormalization(Wrapper):
             return
         u = self.vector_u.to(weights.dtype)
         for _ in range(self.power_iterations):
-            v = _normalize(u @ weights.T)
-            u = _normalize(v @ weights)
+            v = l2_normalize(u @ weights.T, None, 1e-7)  # Keras's normalize(axis=None)
+            u = l2_normalize(v @ weights, None, 1e-7)
         sigma = (v @ weights) @ u.T
         kernel.div_(sigma.reshape(()))
         self.vector_u.copy_(u)
 
     def get_config(self):
         return {**super().get_config(), "power_iterations": self.power_iterations}
-
-
-def _normalize(x, epsilon=1e-7):
-    """Keras's ``ops.normalize(x, axis=None)``: ``x`` times ``min(1/||x||, 1/epsilon)``."""
-    return x * torch.rsqrt(x.square().sum()).clamp(max=1.0 / epsilon)
