@@ -189,7 +189,8 @@ def port(source):
     """The mechanical rewrite of a Keras script's import lines (and nothing else)."""
     rules = [(r"^from tensorflow import keras$", "import kconv as keras"),
              (r"^import keras$", "import kconv as keras"),
-             (r"^from (tensorflow\.)?keras(\.| )", r"from kconv\2")]
+             (r"^from (tensorflow\.)?keras(\.| )", r"from kconv\2"),
+             (r"^from tensorflow import data as ", "from kconv import data as ")]
     lines = []
     for line in source.splitlines():
         for pattern, replacement in rules:

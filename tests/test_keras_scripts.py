@@ -6,6 +6,9 @@ MNIST comes from kconv's embedded copy for both (Keras would download it): the s
 ``mnist.load_data`` is patched to a slice, so the default suite stays fast; the data
 itself is the real MNIST."""
 
+import json
+import os
+import subprocess
 import textwrap
 
 import keras
@@ -391,7 +394,7 @@ KERAS_IO_FROM_SCRATCH = textwrap.dedent('''
     import numpy as np
     import keras
     from keras import layers
-    from kconv import data as tf_data
+    from tensorflow import data as tf_data
 
     image_size = (24, 24)
     batch_size = 4
@@ -446,16 +449,21 @@ KERAS_IO_FROM_SCRATCH = textwrap.dedent('''
 ''')
 
 
+def run_keras_io_pattern_on_kconv(folder):
+    data_dir = folder / "data"
+    given = dict(data_dir=str(data_dir), save_dir=str(folder),
+                 sample_path=str(data_dir / "dogs" / "0.png"))
+    kconv.utils.set_random_seed(1)
+    return run(port(KERAS_IO_FROM_SCRATCH), **given)
+
+
 def test_the_keras_io_image_classification_from_scratch_pattern(two_class_folder, capsys):
     """keras.io's Keras 3 pattern, shrunk, with its imports rewritten: a dataset from the
     folder, augmentation mapped over it, a residual separable-conv network ending in a
     logit, checkpoints per epoch, and a prediction on one image loaded from its file.
-    (Keras 3 needs TensorFlow for image_dataset_from_directory, so kconv alone runs it.)"""
-    data_dir = two_class_folder / "data"
-    given = dict(data_dir=str(data_dir), save_dir=str(two_class_folder),
-                 sample_path=str(data_dir / "dogs" / "0.png"))
-    kconv.utils.set_random_seed(1)
-    ours = run(port(KERAS_IO_FROM_SCRATCH), **given)
+    (Keras 3 needs TensorFlow for image_dataset_from_directory: the comparison with Keras
+    on TensorFlow is the next test.)"""
+    ours = run_keras_io_pattern_on_kconv(two_class_folder)
     out = capsys.readouterr().out
     assert "Found 16 files belonging to 2 classes." in out
     assert "Using 12 files for training." in out and "Using 4 files for validation." in out
@@ -464,3 +472,55 @@ def test_the_keras_io_image_classification_from_scratch_pattern(two_class_folder
     for epoch in (1, 2):
         again = keras.models.load_model(str(two_class_folder / f"save_at_{epoch}.keras"))
         assert again.count_params() == ours["model"].count_params()
+
+
+TENSORFLOW_RUN = textwrap.dedent('''
+    import json, sys
+    data_dir, save_dir, sample_path, kconv_checkpoint = sys.argv[1:5]
+    exec(compile(open(sys.argv[5]).read(), "<keras script>", "exec"))
+    mine = keras.models.load_model(kconv_checkpoint)
+    print("RESULT " + json.dumps({
+        "history": sorted(history.history), "params": model.count_params(),
+        "prediction": float(predictions[0][0]),
+        "kconv_checkpoint_prediction": mine.predict(img_array, verbose=0).tolist(),
+        "image": keras.ops.convert_to_numpy(img_array).tolist()}))
+''')
+
+
+@pytest.mark.skipif(not os.environ.get("KCONV_TF_PYTHON"),
+                    reason="set KCONV_TF_PYTHON to a Python with tensorflow-cpu (Keras 3 needs "
+                    "TensorFlow for image_dataset_from_directory)")
+def test_the_keras_io_pattern_on_keras_with_tensorflow(two_class_folder, capsys, tmp_path):
+    """The keras.io pattern as written (``from tensorflow import data``) on Keras 3 with
+    TensorFlow, in its own process, against kconv with the imports rewritten: the same
+    dataset report, History keys, parameters and printout; each one's checkpoint opens in
+    the other with the other's predictions on the same image."""
+    ours = run_keras_io_pattern_on_kconv(two_class_folder)
+    our_out = capsys.readouterr().out
+    theirs_dir = tmp_path / "tensorflow"
+    theirs_dir.mkdir()
+    (tmp_path / "script.py").write_text(KERAS_IO_FROM_SCRATCH)
+    (tmp_path / "run.py").write_text(TENSORFLOW_RUN)
+    data_dir = two_class_folder / "data"
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", CUDA_VISIBLE_DEVICES="",
+               TF_CPP_MIN_LOG_LEVEL="3", KERAS_HOME=str(tmp_path / "keras_home"))
+    done = subprocess.run(
+        [os.environ["KCONV_TF_PYTHON"], str(tmp_path / "run.py"), str(data_dir),
+         str(theirs_dir), str(data_dir / "dogs" / "0.png"),
+         str(two_class_folder / "save_at_2.keras"), str(tmp_path / "script.py")],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1].splitlines()[0])
+    for line in ("Found 16 files belonging to 2 classes.", "Using 12 files for training.",
+                 "Using 4 files for validation."):
+        assert line in done.stdout and line in our_out
+    assert result["history"] == sorted(ours["history"].history)
+    assert result["params"] == ours["model"].count_params()
+    assert "% cat and " in done.stdout
+    image = np.asarray(result["image"], dtype="float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours["img_array"]), image)
+    np.testing.assert_allclose(result["kconv_checkpoint_prediction"],
+                               ours["model"].predict(image, verbose=0), rtol=1e-4, atol=1e-5)
+    theirs = kconv.models.load_model(str(theirs_dir / "save_at_2.keras"))
+    np.testing.assert_allclose(theirs.predict(image, verbose=0)[0, 0], result["prediction"],
+                               rtol=1e-4, atol=1e-5)

@@ -64,17 +64,34 @@ def inputs_for(input_tensor, input_shape):
     return input_tensor
 
 
+def channel_axis():
+    """The channel axis of an image batch in the global data format."""
+    return 1 if config.image_data_format() == "channels_first" else 3
+
+
+def correct_pad(x, kernel_size):
+    """Keras's ``correct_pad``: the ZeroPadding2D before a stride-2 'valid' convolution that
+    centres it as TensorFlow's 'same' would on an even size."""
+    size = x.shape[2:4] if config.image_data_format() == "channels_first" else x.shape[1:3]
+    kernel = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    adjust = (1, 1) if size[0] is None else (1 - size[0] % 2, 1 - size[1] % 2)
+    return tuple((k // 2 - a, k // 2) for k, a in zip(kernel, adjust))
+
+
 def head(x, include_top, pooling, classes, classifier_activation, pool_names=("avg_pool",
-                                                                              "max_pool")):
+                                                                              "max_pool"),
+         top_pool_name=None):
     """Keras's ending: global average pooling and the ``predictions`` Dense, or, without
-    the top, the ``pooling`` asked for."""
+    the top, the ``pooling`` asked for (``pool_names`` None for Keras's automatic names;
+    ``top_pool_name`` when the top's pooling is named differently)."""
+    names = pool_names or (None, None)
     if include_top:
-        x = GlobalAveragePooling2D(name=pool_names[0])(x)
+        x = GlobalAveragePooling2D(name=top_pool_name or names[0])(x)
         return Dense(classes, activation=classifier_activation, name="predictions")(x)
     if pooling == "avg":
-        return GlobalAveragePooling2D(name=pool_names[0])(x)
+        return GlobalAveragePooling2D(name=names[0])(x)
     if pooling == "max":
-        return GlobalMaxPooling2D(name=pool_names[1])(x)
+        return GlobalMaxPooling2D(name=names[1])(x)
     return x
 
 

@@ -5,8 +5,9 @@ from kconv.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose,
                                SeparableConv1D, SeparableConv2D)
 from kconv.layers.advanced_activations import ELU, PReLU, LeakyReLU, ReLU, Softmax
 from kconv.layers.core import (Activation, ActivityRegularization, AlphaDropout, Dropout,
-                               Flatten, GaussianDropout, GaussianNoise, Identity, Rescaling,
-                               SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
+                               Flatten, GaussianDropout, GaussianNoise, Identity, LayerScale,
+                               Rescaling, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D,
+                               StochasticDepth)
 from kconv.layers.input_layer import Input, InputLayer
 from kconv.layers.dense import Dense
 from kconv.layers.layer import Layer, WeightSpec
@@ -74,7 +75,8 @@ __all__ = ["Layer", "WeightSpec", "Conv1D", "Conv2D", "Conv3D", "Convolution1D",
            "SeparableConvolution2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
            "Convolution2DTranspose", "Deconvolution2D", "LayerNormalization",
            "GroupNormalization", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
-           "GaussianNoise", "Normalization", "CustomScaleLayer", "Identity",
+           "GaussianNoise", "Normalization", "CustomScaleLayer", "LayerScale",
+           "StochasticDepth", "Identity",
            "ActivityRegularization", "GaussianDropout", "AlphaDropout", "UnitNormalization",
            "RMSNormalization", "Convolution1DTranspose", "Convolution3DTranspose",
            "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",

@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from kconv import activations, config, regularizers
+from kconv import activations, config, initializers, regularizers
 from kconv.layers.dense import Dense  # noqa: F401  (Keras 2's keras.layers.core.Dense)
 from kconv.layers.input_layer import Input, InputLayer  # noqa: F401
 from kconv.layers.layer import Layer
@@ -99,8 +99,7 @@ class Dropout(Layer):
             return x
         if self.rate == 1.0:
             return torch.zeros_like(x)
-        shape = x.shape if self.noise_shape is None else tuple(
-            s if n is None else n for n, s in zip(self.noise_shape, x.shape))
+        shape = self._mask_shape(x)
         generator = self._rng.get(x.device)
         if x.device.type == "cpu" and not torch.compiler.is_compiling():
             return x * _keep_scale(shape, self.rate, x.dtype, generator)
@@ -110,9 +109,62 @@ class Dropout(Layer):
             1.0 - self.rate, generator=generator)
         return x * keep / (1.0 - self.rate)
 
+    def _mask_shape(self, x):
+        if self.noise_shape is None:
+            return x.shape
+        return tuple(s if n is None else n for n, s in zip(self.noise_shape, x.shape))
+
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
                 "seed": self.seed}
+
+
+class StochasticDepth(Dropout):
+    """Drop path, the Keras-internal layer of Keras Applications' ConvNeXt (so its files
+    open): in training, each sample's residual branch is dropped with probability
+    ``drop_path_rate`` and the kept ones are scaled by 1 / (1 - drop_path_rate)."""
+
+    def __init__(self, drop_path_rate, *, input_shape=None, name=None, trainable=True):
+        super().__init__(drop_path_rate, input_shape=input_shape, name=name,
+                         trainable=trainable)
+        self.drop_path_rate = self.rate
+
+    def _mask_shape(self, x):
+        return (x.shape[0],) + (1,) * (x.ndim - 1)
+
+    def get_config(self):
+        return {**Layer.get_config(self), "drop_path_rate": self.drop_path_rate}
+
+
+class LayerScale(Layer):
+    """``x * gamma``, one learned scale per channel (last axis) starting at
+    ``init_values``: the Keras-internal layer of Keras Applications' ConvNeXt."""
+
+    def __init__(self, init_values, projection_dim, *, input_shape=None, name=None,
+                 trainable=True):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        self.init_values = check_float("init_values", init_values)
+        if not is_int(projection_dim) or projection_dim < 1:
+            raise invalid_value("projection_dim", "a positive int", projection_dim)
+        self.projection_dim = int(projection_dim)
+        self.gamma = None
+
+    def build(self, input_shape):
+        if input_shape[-1] is not None and input_shape[-1] != self.projection_dim:
+            raise self._error(f"LayerScale of projection_dim {self.projection_dim} received "
+                              f"inputs of shape {tuple(input_shape)}")
+        self.add_weight("gamma", (self.projection_dim,),
+                        initializers.Constant(self.init_values))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def call(self, x):
+        return x * self.gamma
+
+    def get_config(self):
+        return {**super().get_config(), "init_values": self.init_values,
+                "projection_dim": self.projection_dim}
 
 
 class _SpatialDropout(Dropout):
@@ -224,9 +276,7 @@ class AlphaDropout(Dropout):
     def call(self, x):
         if not self.training or self.rate == 0.0:
             return x
-        shape = x.shape if self.noise_shape is None else tuple(
-            s if n is None else n for n, s in zip(self.noise_shape, x.shape))
-        uniform = torch.empty(shape, device=x.device, dtype=x.dtype).uniform_(
+        uniform = torch.empty(self._mask_shape(x), device=x.device, dtype=x.dtype).uniform_(
             generator=self._rng.get(x.device))
         kept = (uniform >= self.rate).to(x.dtype)
         alpha_p, rate = self._ALPHA_P, self.rate
@@ -270,22 +320,39 @@ class Flatten(Layer):
         return {**super().get_config(), "data_format": self.data_format}
 
 
+def _number_or_numbers(name, value):
+    """A number, or a non-empty list of numbers (per channel), as floats."""
+    if isinstance(value, (list, tuple)) and value:
+        return [check_float(name, v) for v in value]
+    return check_float(name, value)
+
+
 class Rescaling(Layer):
     """``x * scale + offset`` (e.g. ``Rescaling(1 / 255)`` for images); integer inputs
-    become float32 first, as Keras casts them."""
+    become float32 first, as Keras casts them. ``scale`` and ``offset`` are numbers or, as
+    in Keras, per-channel lists (on the last axis; on axis 1 when Keras's global data format
+    is channels_first)."""
 
     def __init__(self, scale, offset=0.0, *, input_shape=None, name=None, trainable=True):
         super().__init__(input_shape=input_shape, name=name, trainable=trainable)
-        self.scale = check_float("scale", scale)
-        self.offset = check_float("offset", offset)
+        self.scale = _number_or_numbers("scale", scale)
+        self.offset = _number_or_numbers("offset", offset)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def _as_factor(self, value, x):
+        if not isinstance(value, list):
+            return value
+        factor = torch.tensor(value, dtype=x.dtype, device=x.device)
+        if config.image_data_format() == "channels_first":  # Keras's (C, 1, 1)
+            factor = factor.reshape(-1, 1, 1)
+        return factor
+
     def call(self, x):
         if not x.is_floating_point():
             x = x.float()
-        return x * self.scale + self.offset
+        return x * self._as_factor(self.scale, x) + self._as_factor(self.offset, x)
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}

@@ -54,7 +54,10 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     layers_lib.ContrastLimitedAdaptiveHistogramEqualization)}
 # Keras's own internal layers of Keras Applications, loaded by name (never user code).
 KERAS_INTERNAL = {("keras.src.applications.inception_resnet_v2", "CustomScaleLayer"):
-                  layers_lib.CustomScaleLayer}
+                  layers_lib.CustomScaleLayer,
+                  ("keras.src.applications.convnext", "LayerScale"): layers_lib.LayerScale,
+                  ("keras.src.applications.convnext", "StochasticDepth"):
+                  layers_lib.StochasticDepth}
 LAYER_CLASSES.update({cls.__name__: cls for cls in KERAS_INTERNAL.values()})
 LAYER_CLASSES.update({"Convolution1D": layers_lib.Conv1D, "Convolution2D": layers_lib.Conv2D,
                       "Convolution3D": layers_lib.Conv3D, "MaxPool2D": layers_lib.MaxPooling2D,

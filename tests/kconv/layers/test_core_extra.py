@@ -124,3 +124,43 @@ def test_unit_normalization_of_a_zero_vector_has_a_finite_gradient():
     (out * torch.tensor([[0.3, 0.1, -0.2], [0.5, 0.4, 1.0]])).sum().backward()
     assert torch.isfinite(x.grad).all()
     assert_close(out, keras_call(keras.layers.UnitNormalization(), values))
+
+
+def test_convnexts_internal_layers_equal_kerass():
+    """LayerScale and StochasticDepth, Keras-internal layers of Keras Applications'
+    ConvNeXt: outputs, weights and configs as Keras's, in a Keras-saved model too."""
+    from keras.src.applications.convnext import LayerScale, StochasticDepth
+    k_scale = LayerScale(0.5, 6)
+    k_scale.build(X.shape)
+    k_scale.set_weights([np.linspace(0.5, 1.5, 6).astype("float32")])
+    scale = kconv.layers.LayerScale(0.5, 6)
+    scale.build_for((None,) + X.shape[1:])
+    assert_close(scale(torch.zeros(1, 6)), np.full((1, 6), 0.0))
+    assert_close(scale.gamma, np.full(6, 0.5))
+    copy_from_keras(k_scale, scale)
+    assert_close(scale(torch.from_numpy(X)), keras_call(k_scale, X), atol=1e-6)
+    assert {k: v for k, v in scale.get_config().items() if k != "name"} == \
+        {k: v for k, v in k_scale.get_config().items() if k not in ("name", "dtype")}
+    depth = kconv.layers.StochasticDepth(0.25)
+    assert {k: v for k, v in depth.get_config().items() if k != "name"} == \
+        {k: v for k, v in StochasticDepth(0.25).get_config().items()
+         if k not in ("name", "dtype")}
+    x = torch.ones(20000, 2, 3)
+    assert torch.equal(depth.eval()(x), x)
+    y = depth.train()(x)
+    per_sample = y.flatten(1)
+    assert torch.all(per_sample == per_sample[:, :1])  # one draw per sample, as Keras's
+    assert torch.allclose(per_sample[:, 0].unique(), torch.tensor([0.0, 1 / 0.75]))
+    assert abs((per_sample[:, 0] == 0).float().mean().item() - 0.25) < 0.015
+
+
+def test_convnexts_internal_layers_open_from_a_keras_file(tmp_path):
+    from keras.src.applications.convnext import LayerScale, StochasticDepth
+    inputs = keras.Input((4, 4, 6))
+    k_model = keras.Model(inputs, inputs + StochasticDepth(0.1)(LayerScale(0.3, 6)(inputs)))
+    k_model.layers[1].set_weights([np.linspace(0.5, 1.5, 6).astype("float32")])
+    k_model.save(tmp_path / "m.keras")
+    model = kconv.models.load_model(tmp_path / "m.keras").eval()
+    x = np.random.default_rng(5).standard_normal((2, 4, 4, 6)).astype("float32")
+    assert_close(model(torch.from_numpy(x)), keras.ops.convert_to_numpy(k_model(x)),
+                 atol=1e-6)

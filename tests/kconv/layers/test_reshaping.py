@@ -32,6 +32,8 @@ CASES = [
     ("Permute", {"dims": (3, 1, 2)}, (2, 3, 4, 5)),
     ("RepeatVector", {"n": 3}, (2, 4)),
     ("Rescaling", {"scale": 1 / 255.0, "offset": -0.5}, (2, 3, 3, 1)),
+    # Per-channel lists, as EfficientNet's ImageNet stem writes them (#32).
+    ("Rescaling", {"scale": [0.5, 2.0, 3.0], "offset": [0.0, -1.0, 1.0]}, (2, 3, 3, 3)),
 ]
 
 
@@ -60,9 +62,24 @@ def _plain(value):
     return value
 
 
+def test_rescaling_per_channel_in_channels_first():
+    """Keras reshapes a per-channel scale to (C, 1, 1) under channels_first."""
+    x = np.random.default_rng(2).standard_normal((2, 3, 4, 5)).astype("float32")
+    keras.config.set_image_data_format("channels_first")
+    kconv.config.set_image_data_format("channels_first")
+    try:
+        expected = keras_call(keras.layers.Rescaling([0.5, 2.0, 3.0], 1.0), x)
+        assert_close(kconv.layers.Rescaling([0.5, 2.0, 3.0], 1.0)(torch.from_numpy(x)),
+                     expected)
+    finally:
+        keras.config.set_image_data_format("channels_last")
+        kconv.config.set_image_data_format("channels_last")
+
+
 @pytest.mark.parametrize("name, kwargs, shape", [
     ("ZeroPadding2D", {"padding": 1}, (1, 3, 3, 2)), ("UpSampling2D", {}, (1, 3, 3, 2)),
-    ("Cropping2D", {"cropping": 1}, (1, 5, 5, 2))])
+    ("Cropping2D", {"cropping": 1}, (1, 5, 5, 2)),
+    ("Rescaling", {"scale": [0.5, 2.0], "offset": 0.1}, (1, 3, 3, 2))])
 def test_in_a_saved_keras_model(name, kwargs, shape, tmp_path):
     k_model = keras.Sequential([keras.Input(shape[1:]), getattr(keras.layers, name)(**kwargs),
                                 keras.layers.Conv2D(2, 3), keras.layers.Flatten()])

@@ -15,16 +15,19 @@ ARCHITECTURES = {"VGG16": 32, "VGG19": 32, "ResNet50": 32, "ResNet101": 32, "Res
                  "DenseNet121": 32, "DenseNet169": 32, "DenseNet201": 32, "Xception": 71,
                  "InceptionV3": 75, "InceptionResNetV2": 75,
                  **{f"EfficientNetB{i}": 32 for i in range(8)},
-                 **{f"EfficientNetV2{v}": 32 for v in ("B0", "B1", "B2", "B3", "S")}}
+                 **{f"EfficientNetV2{v}": 32 for v in ("B0", "B1", "B2", "B3", "S")},
+                 "ConvNeXtTiny": 32, "NASNetLarge": 32}
 
 
 SLOW = {"ResNet152", "ResNet152V2", "DenseNet169", "InceptionResNetV2", "EfficientNetB5",
         "EfficientNetB6", "EfficientNetB7", "EfficientNetV2B2", "EfficientNetV2B3",
         "EfficientNetV2S"}  # over ~15 s each here
+DEEP = {"NASNetLarge"}  # a minute: the deep tier (-m deep)
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW
-                                  else name for name in ARCHITECTURES])
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.deep if name in DEEP else pytest.mark.slow)
+    if name in SLOW | DEEP else name for name in ARCHITECTURES])
 def test_applications_open_with_kerass_logits(name, tmp_path):
     size = ARCHITECTURES[name]
     keras.utils.set_random_seed(0)
