@@ -353,6 +353,9 @@ def _rescaling(d, s):
             "axis": s.channel_axis, "mean": [d.float(-1.0, 1.0) for _ in range(channels)],
             "variance": [d.float(0.2, 3.0) for _ in range(channels)],
             "invert": d.chance(0.2)}
+    if s.data_format == "channels_last" and d.chance(0.3):  # per channel (the last axis)
+        return "Rescaling", {"scale": [d.float(-2.0, 2.0) for _ in range(s.channels)],
+                             "offset": [d.float(-1.0, 1.0) for _ in range(s.channels)]}
     return "Rescaling", {"scale": d.float(-2.0, 2.0), "offset": d.float(-1.0, 1.0)}
 
 
