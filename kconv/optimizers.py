@@ -232,13 +232,15 @@ class RMSprop(KerasOptimizer):
             denom = torch._foreach_addcmul(vs, averages, averages, value=-1.0)
         else:
             denom = list(vs)
-        denom = torch._foreach_sqrt(torch._foreach_add(denom, eps))
+        denom = torch._foreach_add(denom, eps)
+        torch._foreach_sqrt_(denom)
+        if moms is None:  # w -= lr * (g / denom): one op, no temporary
+            torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+            return
         increments = torch._foreach_div(torch._foreach_mul(grads, lr), denom)
-        if moms is not None:
-            torch._foreach_mul_(moms, group["momentum"])
-            torch._foreach_add_(moms, increments)
-            increments = moms
-        torch._foreach_sub_(params, increments)
+        torch._foreach_mul_(moms, group["momentum"])
+        torch._foreach_add_(moms, increments)
+        torch._foreach_sub_(params, moms)
 
 
 class SGD(KerasOptimizer):

@@ -188,13 +188,13 @@ def plan(steps, shapes, input_count, output_ids, trusted=False):
     return finish(out, outputs, count)
 
 
-def chain_plan(layers):
+def chain_plan(layers, trusted=False):
     """:func:`plan` for a chain of built layers (a Sequential's); None for no layers."""
     if not layers:
         return None
     shapes = [tuple(layers[0].build_shape)] + [layer.output_shape for layer in layers]
     steps = [(layer, (i,), False, (i + 1,)) for i, layer in enumerate(layers)]
-    return plan(steps, shapes, 1, (len(layers),))
+    return plan(steps, shapes, 1, (len(layers),), trusted=trusted)
 
 
 def rewrites(planned):

@@ -126,11 +126,21 @@ class Model(Trainer, Layer):
             steps.append((node.layer, in_ids, node.as_list, tuple(out_ids)))
         self._output_ids = tuple(slots[id(t)] for t in self._outputs)
         self._slot_count = len(slots)
-        self._raw_plan = layout.finish(steps, self._output_ids, self._slot_count)
-        self._plan = layout.plan(steps, shapes, len(self._inputs), self._output_ids,
-                                 trusted=True)
-        self._folded_plan = folding.fold_plan(self._plan) or self._plan
+        self._plans = self._make_plans(steps, shapes, self._output_ids)
+        # ``logits``: every step but the last (the one output's layer), planned as well,
+        # returning that layer's input; None when the output is not the last step's only.
+        head_in = steps[-1][1] if steps and steps[-1][3] == self._output_ids and \
+            len(steps[-1][1]) == 1 else None
+        self._body_plans = None if head_in is None else \
+            self._make_plans(steps[:-1], shapes, head_in)
         return steps
+
+    def _make_plans(self, steps, shapes, output_ids):
+        """(as written: every layer checks its inputs; the trusted layout plan; that plan
+        with BatchNormalization folded) for ``steps`` returning the slots ``output_ids``."""
+        raw = layout.finish(steps, output_ids, self._slot_count)
+        trusted = layout.plan(steps, shapes, len(self._inputs), output_ids, trusted=True)
+        return raw, trusted, folding.fold_plan(trusted) or trusted
 
     @property
     def inputs(self):
@@ -193,17 +203,25 @@ class Model(Trainer, Layer):
             return super().forward(inputs)
         if symbolic.is_symbolic(inputs):
             return symbolic.call(self, inputs)  # nested in another graph
+        return _pack(self._outputs_structure, self._run_plans(inputs, self._plans))
+
+    def _run_plans(self, inputs, plans):
+        """The output values (a list) of one of ``plans`` (:meth:`_make_plans`) run on
+        ``inputs``: the layout plan on checked inputs, BatchNormalization folded where that
+        is on, the plan as written when the inputs need every layer's checks or a hook
+        watches."""
+        raw, trusted, folded = plans
         flat = self._flat_inputs(inputs)
         checked = self._checked_inputs(flat)
         if checked is None or self._hooked():
             # Every layer checks its inputs as it runs (hooks see Keras's layout).
-            planned = self._raw_plan
+            planned = raw
         elif self.fold_batch_norm and folding.active():
-            planned = self._folded_plan
+            planned = folded
         else:
-            planned = self._plan
+            planned = trusted
         flat = flat if checked is None else [self._cast_input(x) for x in checked]
-        return _pack(self._outputs_structure, layout.run_plan(planned, flat))
+        return layout.run_plan(planned, flat)
 
     def _hooked(self):
         """:func:`~kconv.models.layout.hooked` for the model and its graph's layers, their
@@ -296,9 +314,9 @@ class Model(Trainer, Layer):
                               f"softmax or sigmoid; the model has {len(self._outputs)} "
                               f"output(s), the first from layer '{last.name}' "
                               f"({type(last).__name__})")
-        # With one output, its node is the only one of depth 0: the last step.
-        *body, (head, in_ids, _, _) = self._steps
-        return head.logits(self._evaluate(inputs, body)[in_ids[0]])
+        # With one output, its node is the only one of depth 0: the last step, whose input
+        # the body's plans return (planned as the whole model's forward is).
+        return self._steps[-1][0].logits(self._run_plans(inputs, self._body_plans)[0])
 
     def _final_activation(self):
         if self._steps is None or len(self._outputs) != 1:

@@ -1,5 +1,7 @@
 """``Sequential``: a Keras-style stack of kconv layers that is a plain ``nn.Module``."""
 
+import torch
+
 from kconv import legacy
 from kconv import summary as summary_lib
 from kconv.layers.input_layer import InputLayer
@@ -31,7 +33,8 @@ class Sequential(Model):
         super().__init__(name=name, trainable=trainable)  # a Model without a graph
         self._input_layers = []  # the InputLayer it starts with, if any (not a submodule)
         self._output = None  # the symbolic output of the last layer, with an Input
-        # (layers, layout plan, folded plan, their hook dicts), made at the first built call
+        # (layers, {(all but the last, trusted): (layout plan, folded plan)}, their hook
+        # dicts, the input shape the layers were built for), made at the first built call
         self._layout = None
         for layer in layers or ():
             self.add(layer)
@@ -115,23 +118,40 @@ class Sequential(Model):
         return shape
 
     def call(self, x):
+        planned = self._planned(x, body=False)
+        if planned is not None:
+            return layout.run_plan(planned, [x])[0]
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def _planned(self, x, body):
+        """The layout plan to run on ``x`` now (of every layer, or with ``body`` of all but
+        the last; BatchNormalization folded where that is on), made at the first call once
+        every layer is built; None when a plain loop over the layers is what to run (a
+        hook watches, a layer is unbuilt, or no layer would run on views). An input of
+        exactly the shape the layers were built for takes the trusted plan (the layers
+        skip their checks, the first runs on views of the input); any other, the plan in
+        which each layer checks what it receives."""
         layers = self.layers
         current = self._layout is not None and self._layout[0] == layers
         if not current and all(layer.built for layer in layers):
-            planned = layout.chain_plan(layers)
-            self._layout = (layers, planned if planned and layout.rewrites(planned) else None,
-                            folding.fold_plan(planned) if planned else None,
-                            layout.hook_dicts((self, *layers)))
+            plans = {}
+            for key in ((False, False), (False, True), (True, False), (True, True)):
+                chain, trusted = (layers[:-1] if key[0] else layers), key[1]
+                planned = layout.chain_plan(chain, trusted=trusted)
+                plans[key] = (planned if planned and layout.rewrites(planned) else None,
+                              folding.fold_plan(planned) if planned else None)
+            self._layout = (layers, plans, layout.hook_dicts((self, *layers)),
+                            torch.Size(layers[0].build_shape[1:]) if layers else None)
             current = True
-        if current and not layout.hooked(self._layout[3]):
-            _, planned, folded, _ = self._layout
-            if folded is not None and self.fold_batch_norm and folding.active():
-                planned = folded
-            if planned is not None:
-                return layout.run_plan(planned, [x])[0]
-        for layer in layers:
-            x = layer(x)
-        return x
+        if not current or layout.hooked(self._layout[2]):
+            return None
+        trusted = isinstance(x, torch.Tensor) and x.shape[1:] == self._layout[3]
+        planned, folded = self._layout[1][body, trusted]
+        if folded is not None and self.fold_batch_norm and folding.active():
+            return folded
+        return planned
 
     def logits(self, x):
         """The output before the final softmax (or sigmoid), computed without it: what a
@@ -146,6 +166,9 @@ class Sequential(Model):
                 f"last layer '{head.name}' ({type(head).__name__})"
             raise self._error(f"logits needs a last layer that applies softmax or sigmoid; "
                               f"the model has {last}")
+        planned = self._planned(x, body=True)  # as the forward runs them
+        if planned is not None:
+            return head.logits(layout.run_plan(planned, [x])[0])
         for layer in body:
             x = layer(x)
         return head.logits(x)

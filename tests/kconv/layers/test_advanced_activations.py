@@ -43,7 +43,7 @@ def test_keras2_alpha_and_the_layout_pass():
     x = kconv.layers.LeakyReLU()(kconv.layers.Conv2D(4, 3, padding="same")(inputs))
     model = kconv.Model(inputs, kconv.layers.GlobalAveragePooling2D()(x))
     assert any(getattr(fn, "__name__", "") == "call_channels_first" for fn, *_ in
-               model._plan[0])
+               model._plans[1][0])
     x = torch.randn(2, 6, 6, 3)
     handle = model.register_forward_pre_hook(lambda *_: None)
     plain = model(x)

@@ -29,7 +29,7 @@ def randomize(model, seed=0):
 
 
 def folded_steps(model, plan=None):
-    steps = (plan or model._folded_plan)[0]
+    steps = (plan or model._plans[2])[0]
     return [step for step, *_ in steps if isinstance(step, FoldedStep)]
 
 
@@ -40,7 +40,7 @@ def assert_folds_to_the_same(model, x, count):
     for a, b in zip(*(v if isinstance(v, list) else [v] for v in (folded, unfolded))):
         torch.testing.assert_close(a, b.detach(), rtol=1e-5, atol=1e-5)
     steps = folded_steps(model) if not isinstance(model, kconv.Sequential) else \
-        folded_steps(model, model._layout[2])
+        folded_steps(model, model._layout[1][False, True][1])
     assert len(steps) == count
     assert all(step._key is not None for step in steps)  # each ran folded
 
@@ -157,7 +157,7 @@ def test_what_could_see_the_convolution_output_is_not_folded():
     i = L.Conv2D(3, 1, activity_regularizer="l2")(h)
     j = L.BatchNormalization()(i)
     model = randomize(kconv.Model(inputs, [a, L.BatchNormalization()(a), e, j]))
-    assert model._folded_plan is model._plan  # e is an output itself: nothing folds
+    assert model._plans[2] is model._plans[1]  # e is an output itself: nothing folds
 
 
 def test_the_switch_and_hooks_keep_the_layers():
@@ -199,7 +199,7 @@ def test_a_nested_model_folds_inside():
     expected = outer(x).detach()
     with torch.no_grad():
         torch.testing.assert_close(outer(x), expected, rtol=1e-5, atol=1e-5)
-    assert folded_steps(block, block._layout[2])[0]._key is not None
+    assert folded_steps(block, block._layout[1][False, True][1])[0]._key is not None
 
 
 def test_a_relu_after_a_folded_pair_runs_in_place_inside_it():
@@ -215,7 +215,7 @@ def test_a_relu_after_a_folded_pair_runs_in_place_inside_it():
     attached = [type(getattr(s.act_fn, "__self__", s.act_fn)).__name__
                 for s in folded_steps(model)]
     assert attached == ["ReLU", "Activation", "ReLU", "NoneType", "NoneType"]
-    kinds = [type(getattr(fn, "__self__", fn)).__name__ for fn, *_ in model._folded_plan.steps]
+    kinds = [type(getattr(fn, "__self__", fn)).__name__ for fn, *_ in model._plans[2].steps]
     assert kinds.count("ReLU") == 1 and kinds.count("LeakyReLU") == 1
     buffer = io.BytesIO()  # the in-place ReLUs (a ceiling of 0.5 included) pickle
     torch.save(model, buffer)

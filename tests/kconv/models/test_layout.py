@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import kconv
+from kconv.layers import Layer
 from kconv.models import layout
 from tests.keras_oracle import GRAPHS
 
@@ -69,7 +70,7 @@ def test_the_plan_computes_exactly_what_the_layers_compute(training):
 
 
 def test_views_are_taken_only_at_the_boundaries():
-    steps, outputs, *_ = branchy()._plan
+    steps, outputs, *_ = branchy()._plans[1]
     converts = [fn.__name__ for fn, *_ in steps if fn in (layout.to_channels_first,
                                                           layout.to_channels_last)]
     kinds = [type(getattr(fn, "__self__", fn)).__name__ for fn, *_ in steps]
@@ -116,7 +117,7 @@ def test_a_copy_runs_its_own_layers():
             p.zero_()
     x = torch.randn(2, 9, 9, 3)
     assert not torch.equal(model.eval()(x)[0], twin.eval()(x)[0])
-    steps, *_ = twin._plan
+    steps, *_ = twin._plans[1]
     owners = {id(getattr(fn, "__self__", fn)) for fn, *_ in steps}
     assert owners.isdisjoint(id(m) for m in model.modules())
 
@@ -128,8 +129,10 @@ def test_a_sequential_passes_views_on_once_built():
                               L.Conv2D(4, 3), L.Flatten(), L.Dense(2)])
     x = torch.randn(2, 8, 8, 3)
     first = model(x)  # built by this call: layer by layer
-    steps, *_ = model._layout[1]
+    steps, *_ = model._layout[1][False, False][0]  # every layer's, each checking its input
     assert sum(fn is layout.to_channels_first for fn, *_ in steps) == 1
+    steps, *_ = model._layout[1][False, True][0]  # on an input of the built shape
+    assert sum(fn is layout.to_channels_first for fn, *_ in steps) == 0  # a view of it
     assert torch.equal(model(x), first)
     model.add(L.Dense(3))
     assert model(x).shape == (2, 3) and model._layout[0] == model.layers
@@ -138,7 +141,10 @@ def test_a_sequential_passes_views_on_once_built():
 def test_a_chain_without_maps_keeps_the_plain_loop():
     model = kconv.Sequential([kconv.Input((5,)), L.Dense(4), L.Activation("relu")])
     model(torch.randn(2, 5))
-    assert model._layout[:3] == (model.layers, None, None)
+    assert model._layout[0] == model.layers and model._layout[1][False, False][0] is None
+    # On an input of the built shape the layers skip their checks (no views either way).
+    steps = model._layout[1][False, True][0].steps
+    assert [fn.__name__ for fn, *_ in steps] == ["call_planned", "call_planned"]
 
 
 def test_padding_cropping_and_upsampling_pass_views_on():
@@ -149,7 +155,7 @@ def test_padding_cropping_and_upsampling_pass_views_on():
     x = L.UpSampling2D(2)(L.Conv2D(3, 1)(x))
     x = L.UpSampling2D((1, 2), interpolation="bilinear")(x)
     model = kconv.Model(inputs, L.Conv2D(2, 1)(x))
-    kinds = [type(getattr(fn, "__self__", fn)).__name__ for fn, *_ in model._plan.steps
+    kinds = [type(getattr(fn, "__self__", fn)).__name__ for fn, *_ in model._plans[1].steps
              if not isinstance(fn, torch.nn.Module)]
     assert {"ZeroPadding2D", "Cropping2D", "UpSampling2D"} <= set(kinds)
     x = torch.randn(2, 7, 7, 2)
@@ -161,7 +167,7 @@ def test_padding_cropping_and_upsampling_pass_views_on():
 
 def test_a_plan_releases_each_value_after_its_last_reader():
     model = branchy()
-    planned = model._plan
+    planned = model._plans[1]
     released = [i for slots in planned.releases for i in slots]
     assert len(released) == len(set(released))  # once each
     assert set(released) | set(planned.outputs) == set(range(planned.count)) - {
@@ -190,7 +196,7 @@ def test_inner_layers_skip_their_checks_but_keep_penalties_and_own_forwards():
     hidden = kconv.layers.Dense(4, activity_regularizer="l2")(kconv.layers.Dense(6)(inputs))
     model = kconv.Model(inputs, Traced("relu")(hidden))
     calls.clear()  # the symbolic call
-    kinds = [getattr(fn, "__name__", type(fn).__name__) for fn, *_ in model._plan.steps]
+    kinds = [getattr(fn, "__name__", type(fn).__name__) for fn, *_ in model._plans[1].steps]
     assert kinds == ["call_planned", "call_planned", "Traced"]
     x = torch.randn(3, 8)
     y = model(x)
@@ -209,7 +215,7 @@ def test_layers_reading_the_inputs_view_them_once_converted():
     x = L.Conv2D(3, 3, padding="same")(L.Add()(inputs))
     y = L.Conv2D(3, 1, activation="relu")(inputs[0])
     model = kconv.Model(inputs, L.Concatenate()([x, y]))
-    names = [getattr(fn, "__name__", "") for fn, *_ in model._plan.steps]
+    names = [getattr(fn, "__name__", "") for fn, *_ in model._plans[1].steps]
     assert names.count("call_planned_channels_first") == 2  # the Add and the second Conv2D
     a, b = torch.randn(2, 6, 6, 2), torch.randn(2, 6, 6, 2)
     single = kconv.Model(inputs[0], y)
@@ -238,22 +244,22 @@ def test_the_compiled_plan_runs_as_the_step_loop():
     for model in (branchy(), outer):
         model.eval()
         x = torch.randn(2, 9, 9, 3)
-        planned = model._plan
+        planned = model._plans[1]
         assert planned.fns == tuple(fn for fn, *_ in planned.steps)
         values = layout.run(planned.steps, [x] + [None] * (planned.count - 1))
         expected = [values[i] for i in planned.outputs]
         with torch.no_grad():
             ours = layout.run_plan(planned, [x])
             assert all(torch.equal(a, b) for a, b in zip(ours, expected))
-            assert type(model)(model.inputs, model.outputs)._plan.code is planned.code
+            assert type(model)(model.inputs, model.outputs)._plans[1].code is planned.code
             buffer = io.BytesIO()
             torch.save(model, buffer)
             buffer.seek(0)
             for twin in (copy.deepcopy(model), torch.load(buffer, weights_only=False)):
-                owners = {id(getattr(fn, "__self__", fn)) for fn in twin._plan.fns}
+                owners = {id(getattr(fn, "__self__", fn)) for fn in twin._plans[1].fns}
                 assert owners.isdisjoint(id(m) for m in model.modules())
                 assert all(torch.equal(a, b) for a, b in zip(twin(x), model(x)))
-    assert any(len(out_ids) == 2 for *_, out_ids in outer._plan.steps)
+    assert any(len(out_ids) == 2 for *_, out_ids in outer._plans[1].steps)
 
 
 def test_an_error_inside_a_plan_shows_the_step():
@@ -263,3 +269,35 @@ def test_an_error_inside_a_plan_shows_the_step():
         model(torch.randn(2, 9, 9, 3))
     frames = [f for f in info.traceback if str(f.path).startswith("<kconv plan")]
     assert frames and "= f1(v1)" in str(frames[0].statement)
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_logits_run_the_layout_plan_as_the_forward_does(functional, monkeypatch):
+    """``logits`` (what fit's loss takes for a softmax output) runs the same plan as the
+    forward, less the output layer's activation: found slower than the forward by the
+    views of every layer (#33, the MNIST CNN step below hand-written torch)."""
+    layers = [L.Conv2D(4, 3, padding="same", activation="relu"), L.BatchNormalization(),
+              L.MaxPooling2D(), L.Conv2D(4, 3), L.Flatten(), L.Dense(3, activation="softmax")]
+    if functional:
+        inputs = kconv.Input((8, 8, 3))
+        x = inputs
+        for layer in layers:
+            x = layer(x)
+        model = kconv.Model(inputs, x)
+    else:
+        model = kconv.Sequential([kconv.Input((8, 8, 3))] + layers)
+    x = torch.randn(2, 8, 8, 3)
+    expected = model(x)  # the plans are made
+    calls = []
+    forward = Layer.forward
+
+    def counted(self, *args, **kwargs):
+        if self is not model:
+            calls.append(self)
+        return forward(self, *args, **kwargs)
+    monkeypatch.setattr(Layer, "forward", counted)
+    model(x)
+    in_forward, calls[:] = len(calls), []
+    logits = model.logits(x)
+    assert len(calls) == max(in_forward - 1, 0)  # the output layer's logits, not forward
+    torch.testing.assert_close(torch.softmax(logits, -1), expected, rtol=0, atol=1e-7)
