@@ -82,8 +82,9 @@ def test_cifar10_folder_and_download_flag(tmp_path, monkeypatch, write_cifar):
 
 def test_compile_flag_reaches_the_system():
     # Compiled training itself is tested in tests/models/test_system.py.
-    for argv, expected in ((["--dataset", "fake"], False),
-                           (["--dataset", "fake", "--compile"], True)):
+    for argv, expected in ((["--dataset", "fake"], "auto"),
+                           (["--dataset", "fake", "--compile"], True),
+                           (["--dataset", "fake", "--compile", "off"], False)):
         config = train.resolve(train.build_parser().parse_args(argv))
         system, _ = train.setup(dict(config, fast_dev_run=True), train.load_data(config))
         assert system.hparams.compile is expected

@@ -8,6 +8,8 @@ the logits before it (stable; Keras's value except where Keras clips a probabili
 1e-7).
 """
 
+import logging
+
 import numpy as np
 import torch
 
@@ -97,6 +99,19 @@ class _Output:
         self.metrics = made
 
 
+# 'auto''s rule. CPUs: never (measured, benchmarks/README.md 2026-12-07: torch.compile's
+# generated kernels made training steps of the tutorials' CNNs 0.45-0.9x as fast as eager,
+# kconv's and hand-written torch's alike, after 6-20 s of compiling). CUDA: fits long enough
+# to repay a compile of tens of seconds (to be measured when a GPU is lent).
+JIT_MIN_CUDA_STEPS = 1000
+
+
+def jit_pays(device, steps):
+    """Whether ``jit_compile='auto'`` compiles a run of ``steps`` training steps on
+    ``device``: on CUDA for at least ``JIT_MIN_CUDA_STEPS`` steps, never on a CPU."""
+    return torch.device(device).type == "cuda" and steps >= JIT_MIN_CUDA_STEPS
+
+
 class Trainer:
     """``compile``/``fit``/``evaluate``/``predict`` as Keras has them (mixed into
     :class:`kconv.Model`, so every Sequential, functional and subclassed model has them)."""
@@ -124,8 +139,12 @@ class Trainer:
                 or a dict by output name.
             weighted_metrics: metrics that take ``sample_weight``/``class_weight`` into
                 account (``metrics`` do not, as in Keras).
-            jit_compile: True runs the model through ``torch.compile``; 'auto' and False
-                run it eagerly (as Keras on torch does).
+            jit_compile: True compiles the step (forward, loss and penalties, whose backward
+                torch then compiles as well) with ``torch.compile``; False runs eagerly;
+                'auto' (Keras's default) decides at ``fit``'s start by :func:`jit_pays`
+                (eager on CPUs, where compiled CNN training measured slower; compiled on
+                CUDA for fits of at least ``JIT_MIN_CUDA_STEPS`` steps) and says so when it
+                compiles.
             run_eagerly, steps_per_execution, auto_scale_loss: accepted for Keras's
                 signature; kconv always runs eagerly, one step at a time.
 
@@ -162,8 +181,9 @@ class Trainer:
         if all(o.loss is None for o in self._outputs_compiled) and loss is not None:
             raise invalid_value("loss", "a loss for at least one output", loss)
         self._loss_tracker = metrics_lib.Mean(name="loss")
-        self._jit_compile = jit_compile is True
-        self._compiled_call = None
+        self._jit_compile = jit_compile
+        self._jit_active = jit_compile is True
+        self._compiled_step = None
         self._constraints_attached = None
         self.compiled = True
         self.stop_training = False
@@ -200,16 +220,13 @@ class Trainer:
     # ----------------------------------------------------------------- steps
     def _forward(self, x, training):
         """``(outputs as a list, their logits or None)`` for the losses."""
-        single = len(self._outputs_compiled) == 1
         head = self._outputs_compiled[0]
-        if single and head.logits_activation is None:
-            head.logits_activation, head.logits_loss = self._logits_form(head.loss)
-        if single and head.logits_activation:
-            z = self._call(self.logits, x)
+        if len(self._outputs_compiled) == 1 and head.logits_activation:
+            z = self.logits(x)
             with torch.no_grad():
                 y_pred = head.logits_activation(z.detach())
             return [y_pred], [z]
-        y_pred = self._call(self, x)
+        y_pred = self(x)
         outputs = list(y_pred) if isinstance(y_pred, (list, tuple)) else \
             list(y_pred.values()) if isinstance(y_pred, dict) else [y_pred]
         if len(outputs) != len(self._outputs_compiled):
@@ -217,17 +234,40 @@ class Trainer:
                              f"{len(self._outputs_compiled)}")
         return outputs, [None] * len(outputs)
 
-    def _call(self, fn, x):
-        if not self._jit_compile:
-            return fn(x)
-        if self._compiled_call is None or self._compiled_call[0] != fn:
-            # Compiled at first use (after a DDP launch, not before).
-            self._compiled_call = (fn, torch.compile(fn))
-        # One graph for every batch size (a last partial batch must not recompile); the
-        # image size stays static, so 'same' padding remains plain numbers.
-        if isinstance(x, torch.Tensor):
-            torch._dynamo.maybe_mark_dynamic(x, 0)
-        return self._compiled_call[1](x)
+    def _forward_loss(self, x, y, sample_weight, training):
+        """The step's differentiable part: ``(total loss, outputs as a list)``; what
+        ``jit_compile`` compiles."""
+        outputs, logits = self._forward(x, training)
+        return self._total_loss(y, outputs, logits, sample_weight), outputs
+
+    def _decide_jit(self, device, steps):
+        """Settle ``jit_compile='auto'`` for a run of ``steps`` training steps on
+        ``device`` (:func:`jit_pays`); returns the line saying it compiles, or None."""
+        if self._jit_compile != "auto":
+            return None
+        self._jit_active = jit_pays(device, steps)
+        choice = "compiling the step with torch.compile" if self._jit_active else \
+            "running eagerly"
+        line = (f"jit_compile='auto': {choice} ({steps} training steps on "
+                f"{torch.device(device).type})")
+        logging.getLogger("kconv").info(line)
+        return line if self._jit_active else None
+
+    def _step_function(self, x, y, sample_weight):
+        """:meth:`_forward_loss`, compiled when ``jit_compile`` is on (at first use: after
+        a DDP launch, not before) with the batch axis dynamic, so that a last partial batch
+        does not compile again (the image size stays static: 'same' padding remains plain
+        numbers)."""
+        if not self._jit_active:
+            return self._forward_loss
+        if self._compiled_step is None:
+            self._compiled_step = torch.compile(self._forward_loss)
+        for value in (x, y, sample_weight):
+            for tensor in value if isinstance(value, (list, tuple)) else \
+                    value.values() if isinstance(value, dict) else [value]:
+                if isinstance(tensor, torch.Tensor) and tensor.ndim:
+                    torch._dynamo.maybe_mark_dynamic(tensor, 0)
+        return self._compiled_step
 
     def _logits_form(self, loss):
         """``(softmax or sigmoid, the loss from logits)`` when ``loss`` is the matching
@@ -283,8 +323,11 @@ class Trainer:
         if y is None:
             raise ValueError("A training or evaluation batch needs targets: (x, y) or "
                              "(x, y, sample_weight)")
-        outputs, logits = self._forward(x, training)
-        loss = self._total_loss(y, outputs, logits, sample_weight)
+        head = self._outputs_compiled[0]
+        if len(self._outputs_compiled) == 1 and head.logits_activation is None:
+            head.logits_activation, head.logits_loss = self._logits_form(head.loss)
+        loss, outputs = self._step_function(x, y, sample_weight)(x, y, sample_weight,
+                                                                 training)
         batch = int(data_adapters.first_item(x).shape[0])
         self._loss_tracker.update_state(loss.detach(), sample_weight=batch)
         self._update_metrics(y, outputs, sample_weight)

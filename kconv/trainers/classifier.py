@@ -45,9 +45,10 @@ class ClassifierModule(L.LightningModule):
         class_names: optional names for the report.
         augment: optional ``kconv.augmentation.ImageAugmentation`` arguments; training
             batches are augmented on their device after scaling.
-        compile: run the network through ``torch.compile`` (``jit_compile`` of
-            ``model.compile``). On a 2-core CPU it helps StridedNet-sized networks and slows
-            the MNIST CNN (benchmarks/README.md).
+        compile: ``jit_compile`` of ``model.compile``: True compiles the training step
+            with ``torch.compile``, False runs eagerly, 'auto' decides at the start of the
+            run (:func:`kconv.models.training.jit_pays`: never on a CPU, where it measured
+            slower; on CUDA for long runs).
 
     Example:
         >>> module = ClassifierModule(kconv.Sequential([...]), optimizer="adam")
@@ -70,7 +71,8 @@ class ClassifierModule(L.LightningModule):
             warnings.simplefilter("ignore", DeprecationWarning)
             optimizer = type(optimizers.get(optimizer))(**dict(optimizer_kwargs or {}))
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"], jit_compile=bool(compile))
+                      metrics=["accuracy"],
+                      jit_compile=compile if compile == "auto" else bool(compile))
         self.class_names = None if class_names is None else list(class_names)
         self.num_classes = self.model.output_shape[-1]
         self.test_stats = MulticlassStatScores(self.num_classes, average=None,
@@ -90,9 +92,14 @@ class ClassifierModule(L.LightningModule):
         return self.model(self.prepare(x))
 
     def logits(self, x):
-        """The network's logits for prepared inputs (through ``torch.compile`` when the
-        module was made with ``compile=True``)."""
-        return self.model._call(self.model.logits, x)
+        """The network's logits for prepared inputs."""
+        return self.model.logits(x)
+
+    def on_fit_start(self):
+        # compile='auto': decided for this run's device and length, as fit decides it.
+        line = self.model._decide_jit(self.device, self.trainer.estimated_stepping_batches)
+        if line:
+            print(line)
 
     def _step(self, batch, stage):
         x, y = batch

@@ -13,6 +13,7 @@ import warnings
 with warnings.catch_warnings():  # Lightning 2.6 on torch 2.14 warns about its own pytree use
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     import lightning as L
+import torch
 
 from kconv.callbacks import BackupAndRestore, CallbackList, History
 from kconv.models.training import _Logs, _to
@@ -171,6 +172,10 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     if initial_epoch >= epochs:  # it had finished: nothing left but the end
         callback_list.on_train_end()
         return model.history
+    line = model._decide_jit("cuda" if torch.cuda.is_available() else "cpu",
+                             len(train) * (epochs - initial_epoch))
+    if line and verbose != 0:  # a compile stalls the first steps: never silently
+        print(line)
     module = KerasModule(model, callback_list, initial_epoch=initial_epoch,
                          validation=validation, train_epochs=train)
     was_training = model.training

@@ -45,9 +45,11 @@ def test_compile_runs_the_same_network_and_saves_plain_checkpoints(tmp_path):
                          torch.randint(0, 10, (20,)))
     trainer = _trainer(max_steps=2)
     trainer.fit(system, DataLoader(data, batch_size=12))  # batches of 12 and 8: one graph
-    assert system.model._compiled_call is not None
-    x = system.prepare(data.tensors[0][:5])
-    assert torch.allclose(system.logits(x), system.model.logits(x), atol=1e-5)
+    assert system.model._compiled_step is not None  # the step (forward and loss) compiled
+    x, y = system.prepare(data.tensors[0][:5]), data.tensors[1][:5]
+    system.train()
+    compiled = system.model._compiled_step(x, y, None, True)[0]
+    assert torch.allclose(compiled, system.model._forward_loss(x, y, None, True)[0], atol=1e-5)
 
     path = tmp_path / "compiled.ckpt"
     trainer.save_checkpoint(path)

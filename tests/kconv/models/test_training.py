@@ -516,3 +516,62 @@ def test_targets_of_another_rank_train_as_keras(loss, metrics, labels, units):
     np.testing.assert_allclose(model.train_on_batch(x[:16], y[:16]),
                                [float(v) for v in k_model.train_on_batch(x[:16], y[:16])],
                                rtol=1e-4, atol=1e-5)
+
+
+def test_jit_compile_auto_rule():
+    """'auto' compiles only on CUDA and only for long fits (benchmarks/README.md: on CPUs
+    torch.compile measured slower for CNN training)."""
+    from kconv.models.training import JIT_MIN_CUDA_STEPS, jit_pays
+    assert not jit_pays("cpu", 10 ** 6)
+    assert not jit_pays("cuda", JIT_MIN_CUDA_STEPS - 1)
+    assert jit_pays("cuda", JIT_MIN_CUDA_STEPS) and jit_pays(torch.device("cuda:1"), 10 ** 5)
+
+
+def _tiny(jit_compile):
+    kconv.utils.set_random_seed(0)
+    model = kconv.Sequential([kconv.Input((4,)), kconv.layers.Dense(3, activation="relu"),
+                              kconv.layers.Dense(2, activation="softmax")])
+    model.compile(kconv.optimizers.SGD(0.1), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"], jit_compile=jit_compile)
+    return model
+
+
+def test_jit_compile_auto_on_a_cpu_runs_eagerly_and_says_nothing(capsys, monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: compiled.append(fn) or fn)
+    x, y = np.ones((8, 4), "float32"), np.array([0, 1] * 4)
+    model = _tiny("auto")
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert not compiled and not model._jit_active and "jit_compile" not in \
+        capsys.readouterr().out
+
+
+def test_jit_compile_auto_says_when_it_compiles(capsys, monkeypatch):
+    """Where the rule says compile, fit prints one line before the stall; the compiled
+    function is the whole differentiable step (forward, loss and penalties)."""
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: compiled.append(fn) or fn)
+    monkeypatch.setattr(kconv.models.training, "jit_pays", lambda device, steps: True)
+    x, y = np.ones((8, 4), "float32"), np.array([0, 1] * 4)
+    model = _tiny("auto")
+    model.fit(x, y, epochs=3, batch_size=4, verbose=2)
+    assert capsys.readouterr().out.splitlines()[0] == \
+        "jit_compile='auto': compiling the step with torch.compile (6 training steps on cpu)"
+    assert compiled == [model._forward_loss]
+
+
+@pytest.mark.slow
+def test_jit_compile_true_trains_as_eager_does():
+    """jit_compile=True compiles the step once (the last partial batch too) and trains to
+    the eager weights within float32 rounding."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((10, 4)).astype("float32"), rng.integers(0, 2, 10)
+    eager, jitted = _tiny(False), _tiny(True)
+    torch._dynamo.reset()
+    for model in (eager, jitted):
+        model.fit(x, y, epochs=2, batch_size=4, verbose=0, shuffle=False)
+    assert jitted._compiled_step is not None and eager._compiled_step is None
+    for a, b in zip(jitted.get_weights(), eager.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jitted.history.history["loss"], eager.history.history["loss"],
+                               rtol=1e-5)
