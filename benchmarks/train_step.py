@@ -2,10 +2,17 @@
 (batch 64): kconv (through ``models``) vs the same networks hand-written in plain torch
 (channels_last memory, the same TF padding, BN epsilon/momentum and l2 penalty), vs Keras 3
 on its torch backend and vs Keras 3 on TensorFlow (``train_on_batch``, in a worker process
-that runs its rounds interleaved with the others), printed as ratios from one run.
-Targets: kconv/torch >= 1.0; StridedNet kconv/keras-tf >= 1.8.
+that runs its rounds interleaved with the others; with ``--xla`` also with
+``jit_compile=True``, XLA), printed as ratios from one run. With ``--compiled``, kconv's
+step compiled as ``compile(jit_compile=True)`` compiles it is a contender too.
+
+Each network's step is also printed as a fraction of this machine's float32 matmul peak,
+measured in the same run (the best of several 2048x2048 products), from the step's FLOPs
+counted by ``torch.utils.flop_counter`` (forward and backward).
+Targets: kconv/torch >= 1.0; StridedNet kconv/keras-tf >= 1.8 and >= 50 % of the peak.
 
 Run: python benchmarks/train_step.py [--rounds 5] [--steps 3] [--no-keras] [--no-tf]
+     [--xla] [--compiled]
 """
 
 import argparse
@@ -85,13 +92,42 @@ SETUPS = [
 ]
 
 
-def kconv_step(model, optimizer):
+def kconv_step(model, optimizer, compiled=False):
+    def loss_of(x_nhwc, y):
+        return F.cross_entropy(model.logits(x_nhwc), y) + sum(model.losses, 0.0)
+    if compiled:  # what compile(jit_compile=True) compiles: forward and loss
+        loss_of = torch.compile(loss_of)
+
     def step(x_nhwc, x_nchw, y):
-        loss = F.cross_entropy(model.logits(x_nhwc), y) + sum(model.losses, 0.0)
+        loss = loss_of(x_nhwc, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
     return step
+
+
+def matmul_peak(size=2048, repeats=5):
+    """This machine's float32 matmul rate (FLOP/s): the best of ``repeats`` products."""
+    a, b = torch.rand(size, size), torch.rand(size, size)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * size ** 3 / best
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def step_flops(model, x, y):
+    """FLOPs of one training step's forward and backward (torch's flop counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model.logits(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
 
 
 def torch_step(model, optimizer):
@@ -103,12 +139,13 @@ def torch_step(model, optimizer):
     return step
 
 
-def keras_step(kconv_model, optimizer):
+def keras_step(kconv_model, optimizer, jit_compile=False):
     """The same network rebuilt in Keras from the kconv layers' Keras configs."""
     from tests.keras_oracle import keras_model_like  # imports keras (KERAS_BACKEND's)
 
     k_model = keras_model_like(kconv_model)
-    k_model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    k_model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                    jit_compile=jit_compile)
 
     def step(x_nhwc, x_nchw, y):
         k_model.train_on_batch(x_nhwc, y)
@@ -120,9 +157,9 @@ class TensorFlowWorker:
     call runs one round of steps there and returns its seconds, so its rounds interleave
     with the in-process contenders'."""
 
-    def __init__(self, name, n, shape, classes, optimizer):
+    def __init__(self, name, n, shape, classes, optimizer, xla=False):
         env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
-        spec = json.dumps([name, n, shape, classes, optimizer])
+        spec = json.dumps([name, n, shape, classes, optimizer, xla])
         self.process = subprocess.Popen([sys.executable, __file__, "--tf-worker", spec],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True, env=env)
@@ -143,8 +180,9 @@ def tf_worker(spec):
     """The worker's side: build the network, warm up, then time rounds on request."""
     import numpy as np
 
-    name, n, shape, classes, optimizer = json.loads(spec)
-    step = keras_step(models.get_model(name, classes=classes, input_shape=shape), optimizer)
+    name, n, shape, classes, optimizer, xla = json.loads(spec)
+    step = keras_step(models.get_model(name, classes=classes, input_shape=shape), optimizer,
+                      jit_compile=xla)
     rng = np.random.default_rng(0)
     x = rng.random((n, *shape), dtype=np.float32)
     y = rng.integers(0, classes, n)
@@ -158,23 +196,22 @@ def tf_worker(spec):
         print(time.perf_counter() - start, flush=True)
 
 
-def measure(contenders, batch, rounds, steps, worker=None):
-    """Images/s per contender (median of ``rounds``), the worker's rounds interleaved."""
+def measure(contenders, batch, rounds, steps, workers=None):
+    """Images/s per contender (median of ``rounds``), the workers' rounds interleaved."""
     x, y = batch
     for fn in contenders.values():
         for _ in range(2):
             fn(*x, y)
-    samples = {key: [] for key in contenders}
-    if worker is not None:
-        samples["keras-tf"] = []
+    workers = workers or {}
+    samples = {key: [] for key in (*contenders, *workers)}
     for _ in range(rounds):
         for key, fn in contenders.items():
             start = time.perf_counter()
             for _ in range(steps):
                 fn(*x, y)
             samples[key].append((time.perf_counter() - start) / steps)
-        if worker is not None:
-            samples["keras-tf"].append(worker(steps) / steps)
+        for key, worker in workers.items():
+            samples[key].append(worker(steps) / steps)
             time.sleep(0.5)  # TensorFlow's idle threads spin a while and would slow the next
     return {key: len(y) / statistics.median(v) for key, v in samples.items()}
 
@@ -186,36 +223,55 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--no-keras", action="store_true", help="skip Keras (torch backend)")
     parser.add_argument("--no-tf", action="store_true", help="skip Keras on TensorFlow")
+    parser.add_argument("--xla", action="store_true",
+                        help="also Keras on TensorFlow with jit_compile=True (XLA)")
+    parser.add_argument("--compiled", action="store_true",
+                        help="also kconv's step compiled (jit_compile=True)")
     parser.add_argument("--tf-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.tf_worker:
         return tf_worker(args.tf_worker)
     torch.manual_seed(0)
-    print(f"torch={torch.__version__} threads={torch.get_num_threads()} (CPU, fp32)")
-    columns = ("kconv", "torch", "keras", "keras-tf")
-    header = f"{'network':<12}" + "".join(f"{c + ' img/s':>15}" for c in columns) + \
-        "".join(f"{'kconv/' + c:>15}" for c in columns[1:])
+    peak = matmul_peak()
+    print(f"torch={torch.__version__} threads={torch.get_num_threads()} (CPU, fp32); "
+          f"float32 matmul peak {peak / 1e9:.1f} GFLOP/s")
+    columns = ("kconv", "torch", "keras", "keras-tf") + \
+        (("kconv-jit",) if args.compiled else ()) + (("keras-xla",) if args.xla else ())
+    header = f"{'network':<12}" + "".join(f"{c + ' img/s':>17}" for c in columns) + \
+        "".join(f"{'kconv/' + c:>17}" for c in columns[1:])
     print(header)
     print("-" * len(header))
+    peaks = []
     for name, n, shape, classes, torch_net, k_opt, t_opt, keras_opt in SETUPS:
         net = models.get_model(name, classes=classes, input_shape=shape)
         ref = torch_net().to(memory_format=torch.channels_last)
         x_nhwc = torch.rand((n,) + shape)
         x_nchw = x_nhwc.permute(0, 3, 1, 2)  # channels_last memory, no copy
         y = torch.randint(0, classes, (n,))
+        flops = step_flops(net, x_nhwc, y) / n  # per image
         contenders = {"kconv": kconv_step(net, k_opt(net.parameters())),
                       "torch": torch_step(ref, t_opt(ref.parameters()))}
+        if args.compiled:
+            twin = models.get_model(name, classes=classes, input_shape=shape)
+            contenders["kconv-jit"] = kconv_step(twin, k_opt(twin.parameters()), compiled=True)
         if not args.no_keras:
             contenders["keras"] = keras_step(net, keras_opt)
-        worker = None if args.no_tf else TensorFlowWorker(name, n, shape, classes, keras_opt)
+        workers = {} if args.no_tf else {
+            "keras-tf": TensorFlowWorker(name, n, shape, classes, keras_opt)}
+        if args.xla and not args.no_tf:
+            workers["keras-xla"] = TensorFlowWorker(name, n, shape, classes, keras_opt, True)
         try:
-            rate = measure(contenders, ((x_nhwc, x_nchw), y), args.rounds, args.steps, worker)
+            rate = measure(contenders, ((x_nhwc, x_nchw), y), args.rounds, args.steps, workers)
         finally:
-            if worker is not None:
+            for worker in workers.values():
                 worker.close()
         nan = float("nan")
-        print(f"{name:<12}" + "".join(f"{rate.get(c, nan):15.1f}" for c in columns) +
-              "".join(f"{rate['kconv'] / rate.get(c, nan):15.2f}" for c in columns[1:]))
+        print(f"{name:<12}" + "".join(f"{rate.get(c, nan):17.1f}" for c in columns) +
+              "".join(f"{rate['kconv'] / rate.get(c, nan):17.2f}" for c in columns[1:]))
+        peaks.append(f"{name}: {flops / 1e9:.3f} GFLOP a training image; share of the peak: " +
+                     ", ".join(f"{c} {rate[c] * flops / peak:.0%}" for c in columns
+                               if c in rate))
+    print("\n".join(peaks))
 
 
 if __name__ == "__main__":
