@@ -170,7 +170,8 @@ class BaseConv(Layer):
         """``(x, native padding)``: ``x`` explicitly padded where torch's symmetric padding
         cannot give TensorFlow's (or Keras's causal) padding."""
         size = tuple(x.shape[2:])
-        padding = self._paddings.get(size)
+        static = all(type(n) is int for n in size)  # not symbolic (torch.export's axes)
+        padding = self._paddings.get(size) if static else None
         if padding is None:  # worked out once per input size
             if self.padding == "valid" and any(n < k for n, k in zip(size, self._span)):
                 self._output_size(tuple(config.from_channels_first(x, self.data_format).shape))
@@ -181,7 +182,8 @@ class BaseConv(Layer):
             elif self.padding == "causal":
                 padding = pad_math.torch_padding(
                     pad_math.causal_padding(self.kernel_size, self.dilation_rate))
-            self._paddings[size] = padding
+            if static:
+                self._paddings[size] = padding
         native, explicit = padding
         if explicit is not None:
             x = F.pad(x, explicit)

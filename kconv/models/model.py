@@ -378,6 +378,16 @@ class Model(Trainer, Layer):
             return config
         return {**config, **_graph_config(self)}
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               **kwargs):
+        """Keras's ``model.export``: the inference graph as an ONNX file
+        (``format='onnx'``) or torch.export's ExportedProgram (``format='torch'``, a
+        ``.pt2``), batch axis dynamic; Keras's default 'tf_saved_model' is refused with the
+        ONNX route named. See :func:`kconv.export.export`."""
+        from kconv import export as export_lib
+        export_lib.export(self, filepath, format=format, verbose=verbose,
+                          input_signature=input_signature, **kwargs)
+
     def save(self, filepath, overwrite=True, *args, zipped=None, **kwargs):
         """Write the model as a Keras 3 ``.keras`` archive (config and weights) that
         ``keras.models.load_model`` and :func:`kconv.models.load_model` open, or a legacy

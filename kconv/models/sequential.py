@@ -142,8 +142,9 @@ class Sequential(Model):
                 planned = layout.chain_plan(chain, trusted=trusted)
                 plans[key] = (planned if planned and layout.rewrites(planned) else None,
                               folding.fold_plan(planned) if planned else None)
+            built = tuple(layers[0].build_shape[1:]) if layers else (None,)
             self._layout = (layers, plans, layout.hook_dicts((self, *layers)),
-                            torch.Size(layers[0].build_shape[1:]) if layers else None)
+                            None if None in built else torch.Size(built))
             current = True
         if not current or layout.hooked(self._layout[2]):
             return None

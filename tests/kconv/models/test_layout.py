@@ -138,6 +138,20 @@ def test_a_sequential_passes_views_on_once_built():
     assert model(x).shape == (2, 3) and model._layout[0] == model.layers
 
 
+def test_a_sequential_of_any_image_size_checks_every_input():
+    """Built for (None, None, 3), no input has its exact shape: the plan in which the layers
+    check what they receive runs (regression: the built shape's Nones were not handled)."""
+    model = kconv.Sequential([kconv.Input((None, None, 3)), L.Conv2D(4, 3, padding="same"),
+                              L.BatchNormalization(), L.GlobalMaxPooling2D(), L.Dense(2)])
+    for shape in ((2, 9, 7, 3), (1, 12, 12, 3)):
+        x = torch.randn(shape)
+        unplanned = x
+        for layer in model.layers:
+            unplanned = layer(unplanned)
+        torch.testing.assert_close(model(x), unplanned)
+    assert model._layout[3] is None
+
+
 def test_a_chain_without_maps_keeps_the_plain_loop():
     model = kconv.Sequential([kconv.Input((5,)), L.Dense(4), L.Activation("relu")])
     model(torch.randn(2, 5))
