@@ -1,7 +1,6 @@
 """Keras Applications' ConvNeXtTiny, Small, Base, Large and XLarge, layer for layer (with
 Keras's internal LayerScale and its nested Sequential stem and downsampling blocks)."""
 
-from kconv import config
 from kconv.applications import imagenet_utils
 from kconv.layers import (Activation, Conv2D, Dense, GlobalAveragePooling2D, LayerNormalization,
                           LayerScale, Normalization)
@@ -29,13 +28,9 @@ def _block(x, dim, name):
 def _convnext(depths, dims, name, include_top=True, include_preprocessing=True, weights=None,
               input_tensor=None, input_shape=None, pooling=None, classes=1000,
               classifier_activation="softmax"):
-    if config.image_data_format() == "channels_first":
-        raise ValueError("ConvNeXt does not support the `channels_first` image data format "
-                         "(as in Keras): set channels_last")
-    imagenet_utils.check_arguments(weights, include_top, classes, pooling,
-                                   classifier_activation)
-    shape = imagenet_utils.input_shape_for(input_shape, 224, 32, include_top)
-    inputs = imagenet_utils.inputs_for(input_tensor, shape)
+    inputs, shape = imagenet_utils.model_inputs(
+        weights, include_top, classes, pooling, classifier_activation, input_shape,
+        input_tensor, channels_last_only="ConvNeXt")
     x = inputs
     if include_preprocessing and shape[-1] == 3:
         x = Normalization(mean=[m * 255 for m in _MEAN], variance=[(s * 255) ** 2 for s in _STD],

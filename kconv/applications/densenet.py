@@ -2,7 +2,6 @@
 
 import functools
 
-from kconv import config
 from kconv.applications import imagenet_utils
 from kconv.layers import (Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
                           MaxPooling2D, ZeroPadding2D)
@@ -29,13 +28,9 @@ def _transition(x, reduction, name):
 
 def _densenet(blocks, name, include_top=True, weights=None, input_tensor=None,
               input_shape=None, pooling=None, classes=1000, classifier_activation="softmax"):
-    if config.image_data_format() == "channels_first":
-        raise ValueError("DenseNet does not support the `channels_first` image data format "
-                         "(as in Keras): set channels_last")
-    imagenet_utils.check_arguments(weights, include_top, classes, pooling,
-                                   classifier_activation)
-    shape = imagenet_utils.input_shape_for(input_shape, 224, 32, include_top)
-    inputs = imagenet_utils.inputs_for(input_tensor, shape)
+    inputs, _ = imagenet_utils.model_inputs(
+        weights, include_top, classes, pooling, classifier_activation, input_shape,
+        input_tensor, channels_last_only="DenseNet")
     x = ZeroPadding2D(padding=((3, 3), (3, 3)))(inputs)
     x = Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
     x = Activation("relu", name="conv1_relu")(_bn("conv1_bn")(x))

@@ -108,10 +108,9 @@ def _top(x, include_top, pooling, classes, classifier_activation, dropout_rate, 
 def _efficientnet(width, depth, default_size, dropout_rate, name, include_top=True,
                   weights=None, input_tensor=None, input_shape=None, pooling=None,
                   classes=1000, classifier_activation="softmax"):
-    imagenet_utils.check_arguments(weights, include_top, classes, pooling,
-                                   classifier_activation)
-    shape = imagenet_utils.input_shape_for(input_shape, default_size, 32, include_top)
-    inputs = imagenet_utils.inputs_for(input_tensor, shape)
+    inputs, shape = imagenet_utils.model_inputs(
+        weights, include_top, classes, pooling, classifier_activation, input_shape,
+        input_tensor, default_size)
     x = Normalization(axis=channel_axis())(Rescaling(1.0 / 255.0)(inputs))
     x = ZeroPadding2D(correct_pad(x, 3), name="stem_conv_pad")(x)
     x = Conv2D(_round_filters(32, width), 3, strides=2, padding="valid", use_bias=False,
@@ -162,10 +161,9 @@ def _efficientnet_v2(width, depth, default_size, variant, name, include_top=True
                      weights=None, input_tensor=None, input_shape=None, pooling=None,
                      classes=1000, classifier_activation="softmax",
                      include_preprocessing=True):
-    imagenet_utils.check_arguments(weights, include_top, classes, pooling,
-                                   classifier_activation)
-    shape = imagenet_utils.input_shape_for(input_shape, default_size, 32, include_top)
-    inputs = imagenet_utils.inputs_for(input_tensor, shape)
+    inputs, shape = imagenet_utils.model_inputs(
+        weights, include_top, classes, pooling, classifier_activation, input_shape,
+        input_tensor, default_size)
     stages, x = _V2_STAGES[variant], inputs
     if include_preprocessing:  # B variants of 3 channels: ImageNet statistics; else [-1, 1]
         if variant == "b" and shape[channel_axis() - 1] == 3:

@@ -55,6 +55,19 @@ def input_shape_for(input_shape, default_size, min_size, include_top):
     return input_shape
 
 
+def model_inputs(weights, include_top, classes, pooling, classifier_activation, input_shape,
+                 input_tensor, default_size=224, min_size=32, channels_last_only=None):
+    """A builder's start: its arguments checked, then ``(its input tensor, the input
+    shape)``; ``channels_last_only``: the family's name, refused under channels_first as
+    Keras refuses it."""
+    if channels_last_only and config.image_data_format() == "channels_first":
+        raise ValueError(f"{channels_last_only} does not support the `channels_first` image "
+                         "data format (as in Keras): set channels_last")
+    check_arguments(weights, include_top, classes, pooling, classifier_activation)
+    shape = input_shape_for(input_shape, default_size, min_size, include_top)
+    return inputs_for(input_tensor, shape), shape
+
+
 def inputs_for(input_tensor, input_shape):
     """The model's input: ``input_tensor`` (a kconv Input) or a new one."""
     if input_tensor is None:

@@ -67,10 +67,9 @@ def _seven(filters, out=192):
 
 def _start(weights, include_top, classes, pooling, classifier_activation, input_shape,
            input_tensor):
-    imagenet_utils.check_arguments(weights, include_top, classes, pooling,
-                                   classifier_activation)
-    shape = imagenet_utils.input_shape_for(input_shape, 299, 75, include_top)
-    return imagenet_utils.inputs_for(input_tensor, shape)
+    return imagenet_utils.model_inputs(weights, include_top, classes, pooling,
+                                       classifier_activation, input_shape, input_tensor,
+                                       299, 75)[0]
 
 
 def InceptionV3(include_top=True, weights=None, input_tensor=None, input_shape=None,

@@ -2,7 +2,6 @@
 
 import functools
 
-from kconv import config
 from kconv.applications import imagenet_utils
 from kconv.applications.imagenet_utils import correct_pad
 from kconv.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Cropping2D,
@@ -100,13 +99,9 @@ def _reduction_cell(ip, p, filters, block_id):
 def _nasnet(input_shape, penultimate_filters, num_blocks, stem_filters, skip_reduction,
             default_size, include_top, weights, input_tensor, pooling, classes,
             classifier_activation, name, multiplier=2):
-    if config.image_data_format() == "channels_first":
-        raise ValueError("NASNet does not support the `channels_first` image data format "
-                         "(as in Keras): set channels_last")
-    imagenet_utils.check_arguments(weights, include_top, classes, pooling,
-                                   classifier_activation)
-    shape = imagenet_utils.input_shape_for(input_shape, default_size, 32, include_top)
-    inputs = imagenet_utils.inputs_for(input_tensor, shape)
+    inputs, _ = imagenet_utils.model_inputs(
+        weights, include_top, classes, pooling, classifier_activation, input_shape,
+        input_tensor, default_size, channels_last_only="NASNet")
     filters = penultimate_filters // 24
     x = Conv2D(stem_filters, 3, strides=2, padding="valid", use_bias=False,
                kernel_initializer="he_normal", name="stem_conv1")(inputs)

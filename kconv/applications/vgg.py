@@ -10,10 +10,9 @@ from kconv.models.model import Model
 
 def _vgg(depths, name, include_top=True, weights=None, input_tensor=None, input_shape=None,
          pooling=None, classes=1000, classifier_activation="softmax"):
-    imagenet_utils.check_arguments(weights, include_top, classes, pooling,
-                                   classifier_activation)
-    shape = imagenet_utils.input_shape_for(input_shape, 224, 32, include_top)
-    inputs = imagenet_utils.inputs_for(input_tensor, shape)
+    inputs, _ = imagenet_utils.model_inputs(
+        weights, include_top, classes, pooling, classifier_activation, input_shape,
+        input_tensor)
     x = inputs
     for block, (filters, convs) in enumerate(zip((64, 128, 256, 512, 512), depths), 1):
         for i in range(1, convs + 1):

@@ -44,10 +44,9 @@ def Xception(include_top=True, weights=None, input_tensor=None, input_shape=None
              pooling=None, classes=1000, classifier_activation="softmax", name="xception"):
     """Keras's Xception (``weights``: None or a Keras weights file; nothing is
     downloaded)."""
-    imagenet_utils.check_arguments(weights, include_top, classes, pooling,
-                                   classifier_activation)
-    shape = imagenet_utils.input_shape_for(input_shape, 299, 71, include_top)
-    inputs = imagenet_utils.inputs_for(input_tensor, shape)
+    inputs, _ = imagenet_utils.model_inputs(
+        weights, include_top, classes, pooling, classifier_activation, input_shape,
+        input_tensor, 299, 71)
     x = Conv2D(32, 3, strides=2, use_bias=False, name="block1_conv1")(inputs)
     x = Activation("relu", name="block1_conv1_act")(_bn("block1_conv1_bn")(x))
     x = Conv2D(64, 3, use_bias=False, name="block1_conv2")(x)

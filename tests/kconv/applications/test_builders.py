@@ -150,6 +150,16 @@ def test_arguments_and_refusals(tmp_path):
         kconv.applications.VGG16(input_shape=(None, None, 3))
     with pytest.raises(ValueError, match="pooling"):
         kconv.applications.ResNet50V2(include_top=False, pooling="mean")
+    with pytest.raises(ValueError, match="at least 75x75"):
+        kconv.applications.InceptionV3(input_shape=(71, 71, 3))
+    with pytest.raises(ValueError, match="alpha"):
+        kconv.applications.MobileNetV2(alpha=0)
+    with pytest.raises(ValueError, match="at least 32x32"):
+        kconv.applications.MobileNetV3Small(input_shape=(16, 40, 3))
+    kconv.config.set_image_data_format("channels_first")
+    for name in ("DenseNet121", "ConvNeXtTiny", "NASNetMobile"):  # as Keras refuses them
+        with pytest.raises(ValueError, match="does not support the `channels_first`"):
+            getattr(kconv.applications, name)()
 
 
 def test_transfer_learning_idiom():
