@@ -167,6 +167,8 @@ class Sequential(Model):
                 f"last layer '{head.name}' ({type(head).__name__})"
             raise self._error(f"logits needs a last layer that applies softmax or sigmoid; "
                               f"the model has {last}")
+        if isinstance(x, torch.Tensor):
+            x = self._cast_input(x)  # as the forward converts it (to the weights' dtype)
         planned = self._planned(x, body=True)  # as the forward runs them
         if planned is not None:
             return head.logits(layout.run_plan(planned, [x])[0])

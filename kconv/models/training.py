@@ -146,7 +146,8 @@ class Trainer:
                 CUDA for fits of at least ``JIT_MIN_CUDA_STEPS`` steps) and says so when it
                 compiles.
             run_eagerly, steps_per_execution, auto_scale_loss: accepted for Keras's
-                signature; kconv always runs eagerly, one step at a time.
+                signature; kconv runs one step at a time (eagerly unless ``jit_compile``
+                compiles it).
 
         Raises:
             ValueError: an unknown optimizer, loss or metric name (listing the valid ones),

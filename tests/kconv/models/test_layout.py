@@ -315,3 +315,12 @@ def test_logits_run_the_layout_plan_as_the_forward_does(functional, monkeypatch)
     logits = model.logits(x)
     assert len(calls) == max(in_forward - 1, 0)  # the output layer's logits, not forward
     torch.testing.assert_close(torch.softmax(logits, -1), expected, rtol=0, atol=1e-7)
+    monkeypatch.setattr(Layer, "forward", forward)
+    # A float64 input is converted as the forward converts it, a pooling layer first too.
+    pooled = kconv.Sequential([kconv.Input((8, 8, 3)), L.MaxPooling2D(), L.Conv2D(4, 3),
+                               L.Flatten(), L.Dense(3, activation="softmax")])
+    if functional:
+        pooled = kconv.Model(pooled.inputs[0], pooled.outputs[0])
+    x = torch.randn(2, 8, 8, 3, dtype=torch.float64)
+    assert pooled.logits(x).dtype == torch.float32
+    torch.testing.assert_close(torch.softmax(pooled.logits(x), -1), pooled(x))
