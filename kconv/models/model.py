@@ -309,7 +309,7 @@ class Model(Trainer, Layer):
         if self._steps is None:
             raise self._error("logits needs a functional model or a Sequential")
         last = self._outputs[0]._keras_history[0]
-        if self._final_activation() not in FINAL_ACTIVATIONS:
+        if self._final_activation() not in FINAL_ACTIVATIONS or self._body_plans is None:
             raise self._error(f"logits needs one output made by a layer that applies "
                               f"softmax or sigmoid; the model has {len(self._outputs)} "
                               f"output(s), the first from layer '{last.name}' "
