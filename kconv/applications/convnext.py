@@ -74,8 +74,4 @@ ConvNeXtBase = _builder("ConvNeXtBase", (3, 3, 27, 3), (128, 256, 512, 1024))
 ConvNeXtLarge = _builder("ConvNeXtLarge", (3, 3, 27, 3), (192, 384, 768, 1536))
 ConvNeXtXLarge = _builder("ConvNeXtXLarge", (3, 3, 27, 3), (256, 512, 1024, 2048))
 
-
-def preprocess_input(x, data_format=None):
-    """ConvNeXt normalizes inside the model: its ``preprocess_input`` returns ``x``."""
-    del data_format
-    return x
+preprocess_input = imagenet_utils.preprocess_nothing  # it normalizes inside the model

@@ -223,8 +223,4 @@ EfficientNetV2S = _builder("EfficientNetV2S", _efficientnet_v2, 1.0, 1.0, 384, "
 EfficientNetV2M = _builder("EfficientNetV2M", _efficientnet_v2, 1.0, 1.0, 480, "m")
 EfficientNetV2L = _builder("EfficientNetV2L", _efficientnet_v2, 1.0, 1.0, 480, "l")
 
-
-def preprocess_input(x, data_format=None):
-    """EfficientNets rescale inside the model: their ``preprocess_input`` returns ``x``."""
-    del data_format
-    return x
+preprocess_input = imagenet_utils.preprocess_nothing  # they rescale inside the model

@@ -139,6 +139,13 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     return t.numpy() if is_numpy else t
 
 
+def preprocess_nothing(x, data_format=None):
+    """``preprocess_input`` of the families that rescale inside the model (MobileNetV3,
+    EfficientNet, EfficientNetV2, ConvNeXt): ``x`` as it is."""
+    del data_format
+    return x
+
+
 def decode_predictions(preds, top=5):
     """Keras's ``decode_predictions`` needs ImageNet's class index, a download: refused."""
     raise ValueError("decode_predictions needs Keras's ImageNet class index file (a "

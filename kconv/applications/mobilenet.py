@@ -41,9 +41,7 @@ def _square_size(input_shape, input_tensor, sizes):
     return spatial[0] if spatial[0] == spatial[1] and spatial[0] in sizes else 224
 
 
-def _start(weights, include_top, classes, pooling, classifier_activation, alpha):
-    imagenet_utils.check_arguments(weights, include_top, classes, pooling,
-                                   classifier_activation)
+def _alpha(alpha):
     return check_float("alpha", alpha, minimum=0, strict_minimum=True)
 
 
@@ -57,12 +55,12 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
               classifier_activation="softmax", name=None):
     """Keras's MobileNet (``weights``: None or a Keras weights file; nothing is
     downloaded)."""
-    alpha = _start(weights, include_top, classes, pooling, classifier_activation, alpha)
+    inputs, shape = imagenet_utils.model_inputs(
+        weights, include_top, classes, pooling, classifier_activation, input_shape,
+        input_tensor, _square_size(input_shape, None, (128, 160, 192, 224)))
+    alpha = _alpha(alpha)
     depth_multiplier = check_int("depth_multiplier", depth_multiplier)
     dropout = check_float("dropout", dropout, minimum=0, maximum=1)
-    default = _square_size(input_shape, None, (128, 160, 192, 224))
-    shape = imagenet_utils.input_shape_for(input_shape, default, 32, include_top)
-    inputs = imagenet_utils.inputs_for(input_tensor, shape)
     x = Conv2D(int(32 * alpha), 3, padding="same", use_bias=False, strides=2,
                name="conv1")(inputs)
     x = ReLU(6.0, name="conv1_relu")(_bn("conv1_bn", v1=True)(x))
@@ -119,10 +117,10 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights=None,
                 classifier_activation="softmax", name=None):
     """Keras's MobileNetV2 (``weights``: None or a Keras weights file; nothing is
     downloaded)."""
-    alpha = _start(weights, include_top, classes, pooling, classifier_activation, alpha)
-    default = _square_size(input_shape, input_tensor, (96, 128, 160, 192, 224))
-    shape = imagenet_utils.input_shape_for(input_shape, default, 32, include_top)
-    inputs = imagenet_utils.inputs_for(input_tensor, shape)
+    inputs, shape = imagenet_utils.model_inputs(
+        weights, include_top, classes, pooling, classifier_activation, input_shape,
+        input_tensor, _square_size(input_shape, input_tensor, (96, 128, 160, 192, 224)))
+    alpha = _alpha(alpha)
     x = Conv2D(_divisible(32 * alpha), 3, strides=2, padding="same", use_bias=False,
                name="Conv1")(inputs)
     x = ReLU(6.0, name="Conv1_relu")(_bn("bn_Conv1")(x))
@@ -218,7 +216,9 @@ def _v3_input_shape(input_shape, input_tensor):
 def _mobilenet_v3(blocks, last_point, name, input_shape, alpha, minimalistic, include_top,
                   weights, input_tensor, classes, pooling, dropout_rate,
                   classifier_activation, include_preprocessing):
-    alpha = _start(weights, include_top, classes, pooling, classifier_activation, alpha)
+    imagenet_utils.check_arguments(weights, include_top, classes, pooling,
+                                   classifier_activation)
+    alpha = _alpha(alpha)
     dropout_rate = check_float("dropout_rate", dropout_rate, minimum=0, maximum=1)
     inputs = imagenet_utils.inputs_for(input_tensor, _v3_input_shape(input_shape,
                                                                      input_tensor))
@@ -268,9 +268,4 @@ MobileNetV3Small = _v3_builder(_V3_SMALL, 1024, "MobileNetV3Small")
 MobileNetV3Large = _v3_builder(_V3_LARGE, 1280, "MobileNetV3Large")
 
 preprocess_input = functools.partial(imagenet_utils.preprocess_input, mode="tf")
-
-
-def preprocess_input_v3(x, data_format=None):
-    """MobileNetV3 rescales inside the model: its ``preprocess_input`` returns ``x``."""
-    del data_format
-    return x
+preprocess_input_v3 = imagenet_utils.preprocess_nothing  # V3 rescales inside the model
