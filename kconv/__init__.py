@@ -9,9 +9,9 @@ Example:
 """
 
 from kconv import (activations, applications, augmentation, backend, callbacks, config,
-                   constraints, data, datasets, initializers, layers, legacy, losses, metrics,
-                   models, ops, optimizers, padding, preprocessing, regularizers, saving,
-                   summary, utils)
+                   constraints, data, datasets, distribution, initializers, layers, legacy,
+                   losses, metrics, models, ops, optimizers, padding, preprocessing,
+                   regularizers, saving, summary, utils)
 from kconv.constraints import apply_constraints, attach_constraints
 from kconv.layers import Input
 from kconv.models import Model, Sequential
@@ -21,8 +21,8 @@ from kconv.receptive_field import receptive_field
 __version__ = "0.1.0"
 
 __all__ = ["activations", "applications", "augmentation", "backend", "callbacks", "config",
-           "constraints", "data", "datasets", "legacy", "initializers", "layers", "losses",
-           "metrics", "models", "ops", "optimizers", "padding", "preprocessing",
+           "constraints", "data", "datasets", "distribution", "legacy", "initializers",
+           "layers", "losses", "metrics", "models", "ops", "optimizers", "padding", "preprocessing",
            "regularizers", "saving", "summary", "trainers", "utils", "Model", "Sequential",
            "Input", "apply_constraints", "attach_constraints", "receptive_field",
            "clear_session", "__version__"]

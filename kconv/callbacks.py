@@ -13,7 +13,7 @@ import sys
 import time
 import warnings
 
-from kconv import legacy
+from kconv import distribution, legacy
 from kconv.validation import check_choice, check_float, check_int, invalid_type, invalid_value
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "ModelCheckpoint",
@@ -58,6 +58,7 @@ class Callback:
         self.on_batch_end(batch, logs=logs)
 
 
+Callback.writes_files = False  # only the first process of a data-parallel run calls it
 for _name in _HOOKS:
     setattr(Callback, _name, lambda self, logs=None: None)
 for _name in _EPOCH_HOOKS:
@@ -76,6 +77,8 @@ class CallbackList:
         for callback in callbacks:
             if not isinstance(callback, Callback):
                 raise invalid_type("callbacks", "kconv.callbacks.Callback instances", callback)
+        if not distribution.is_chief():  # one data-parallel process writes the files
+            callbacks = [c for c in callbacks if not c.writes_files]
         if add_progbar and not any(isinstance(c, ProgbarLogger) for c in callbacks):
             callbacks.insert(0, ProgbarLogger())
         if add_history and not any(isinstance(c, History) for c in callbacks):
@@ -327,6 +330,8 @@ class ModelCheckpoint(_Periodic, _Monitor):
     ``.weights.h5`` gets Keras 2's weights layout (``.h5``, ``.hdf5``) or Keras 3's.
     """
 
+    writes_files = True
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None, period=None):
@@ -538,6 +543,8 @@ class CSVLogger(Callback):
     """Writes one row per epoch (``epoch`` from 0, then the logs' keys, sorted) to
     ``filename``; ``append`` continues an existing file."""
 
+    writes_files = True
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.filename, self.sep, self.append = os.fspath(filename), separator, bool(append)
@@ -621,6 +628,8 @@ class BackupAndRestore(_Periodic, Callback):
 
     def _save(self, epoch):
         import shutil
+        if not distribution.is_chief():  # every process restores; the first one saves
+            return
 
         import torch
         from kconv.utils.file_utils import atomic_path
@@ -635,7 +644,8 @@ class BackupAndRestore(_Periodic, Callback):
             torch.save(state, tmp)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.isdir(self.backup_dir):
+        if self.delete_checkpoint and distribution.is_chief() and \
+                os.path.isdir(self.backup_dir):
             import shutil
             shutil.rmtree(self.backup_dir, ignore_errors=True)
 
@@ -697,6 +707,8 @@ class TensorBoard(Callback):
     """Epoch scalars (``epoch_loss``, ``epoch_accuracy``...) written as Keras writes them,
     under ``log_dir/train`` and ``log_dir/validation``, through torch's ``SummaryWriter``
     (needs the ``tensorboard`` package)."""
+
+    writes_files = True
 
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
                  write_steps_per_second=False, update_freq="epoch", profile_batch=0,

@@ -27,6 +27,8 @@ def _fresh_state():
     kconv.config.set_image_data_format(None)
     kconv.config.set_epsilon(None)
     kconv.clear_session()
+    kconv.distribution.set_distribution(None)
+    kconv.distribution._STATE["nodes"] = None
     torch.manual_seed(0)
     yield
     kconv.config.set_image_data_format(None)

@@ -8,7 +8,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from kconv import config
+from kconv import config, distribution
 from kconv.layers.layer import Layer
 from kconv.validation import check_bool, check_float, invalid_type, invalid_value, is_int
 
@@ -99,6 +99,8 @@ class BatchNormalization(Layer):
         return y.to(dtype) if half else y
 
     def _normalize_training(self, x):
+        if distribution.syncing():
+            return self._normalize_synchronized(x)
         count = x.numel() // x.shape[1]
         if count < 2:
             # torch refuses one value per channel. The batch variance is 0, so Keras gives
@@ -123,6 +125,28 @@ class BatchNormalization(Layer):
         y = _batch_norm(x, self.weight, self.bias, self.running_mean, scratch, True,
                         1.0 - self.momentum, self.epsilon)
         torch.mul(scratch, (count - 1) / count, out=running_var)
+        return y
+
+    def _normalize_synchronized(self, x):
+        """Statistics over the batch of every data-parallel process (two passes, summed
+        with a differentiable all-reduce, so the gradient is the whole batch's)."""
+        from torch.distributed import group
+        from torch.distributed._functional_collectives import all_reduce
+        dims = [0] + list(range(2, x.ndim))
+        shape = [1, -1] + [1] * (x.ndim - 2)
+        count = x.new_full((1,), x.numel() // x.shape[1])
+        sums = all_reduce(torch.cat([x.sum(dims), count]), "sum", group.WORLD)
+        total = sums[-1].detach()
+        mean = sums[:-1] / total
+        centered = x - mean.view(shape)
+        var = all_reduce(centered.square().sum(dims), "sum", group.WORLD) / total
+        y = centered * torch.rsqrt(var + self.epsilon).view(shape)
+        if self.weight is not None:
+            y = y * self.weight.view(shape)
+        if self.bias is not None:
+            y = y + self.bias.view(shape)
+        with torch.no_grad():
+            self._update_moving(mean, var, 1.0)
         return y
 
     def _update_moving(self, batch_mean, unbiased_var, biased):

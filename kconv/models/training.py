@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import torch
 
-from kconv import activations, legacy, losses, optimizers
+from kconv import activations, distribution, legacy, losses, optimizers
 from kconv import metrics as metrics_lib
 from kconv.callbacks import CallbackList
 from kconv.constraints import attach_constraints
@@ -318,9 +318,10 @@ class Trainer:
             for metric, weighted in output.metrics:
                 metric.update_state(y, y_pred.detach(), sample_weight if weighted else None)
 
-    def _step(self, x, y, sample_weight, training):
+    def _step(self, x, y, sample_weight, training, record=True):
         """One batch: ``(total loss (with graph when training), the outputs as a list)``;
-        the loss mean and the metrics updated."""
+        the loss mean and the metrics updated (unless not ``record``: a data-parallel
+        placeholder)."""
         if y is None:
             raise ValueError("A training or evaluation batch needs targets: (x, y) or "
                              "(x, y, sample_weight)")
@@ -329,9 +330,10 @@ class Trainer:
             head.logits_activation, head.logits_loss = self._logits_form(head.loss)
         loss, outputs = self._step_function(x, y, sample_weight)(x, y, sample_weight,
                                                                  training)
-        batch = int(data_adapters.first_item(x).shape[0])
-        self._loss_tracker.update_state(loss.detach(), sample_weight=batch)
-        self._update_metrics(y, outputs, sample_weight)
+        if record:
+            batch = int(data_adapters.first_item(x).shape[0])
+            self._loss_tracker.update_state(loss.detach(), sample_weight=batch)
+            self._update_metrics(y, outputs, sample_weight)
         return loss, outputs
 
     def reset_metrics(self):
@@ -385,21 +387,24 @@ class Trainer:
         return torch.device("cpu")
 
     def _test_loop(self, epochs, callbacks, device):
-        """Evaluate over ``epochs`` (one pass); the logs."""
+        """Evaluate over ``epochs`` (one pass); the logs (over every process of a
+        data-parallel run, each taking its slice of every batch)."""
+        replica = distribution.replica()
         was_training = self.training
         self.eval()
         self.reset_metrics()
         callbacks.on_test_begin()
         try:
             with torch.no_grad():
-                for i, (x, y, w) in enumerate(epochs):
+                for i, batch in enumerate(epochs):
                     callbacks.on_test_batch_begin(i)
+                    (x, y, w), weight = distribution.shard(batch)
                     x, y, w = _to(device, (x, y, w))
-                    self._step(x, y, w, training=False)
+                    self._step(x, y, w, training=False, record=weight != 0)
                     callbacks.on_test_batch_end(i, _Logs(self))
         finally:
             self.train(was_training)
-        logs = self._results()
+        logs = self._results(synchronize=replica is not None)
         callbacks.on_test_end(dict(logs))
         return logs
 
@@ -426,6 +431,7 @@ class Trainer:
         """The loss and metrics over the data: the loss alone without metrics, else
         ``[loss, *metrics]``, or a dict with ``return_dict``."""
         self._assert_compiled("evaluate")
+        verbose = _launched(self, verbose)
         data = data_adapters.adapt(x, y, sample_weight, batch_size=batch_size, steps=steps,
                                    argument="steps", mode="evaluate")
         callbacks = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
@@ -433,7 +439,10 @@ class Trainer:
         return _returned(self._test_loop(data, callbacks, self._device()), return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """The model's outputs over ``x`` as NumPy arrays (a list for several outputs)."""
+        """The model's outputs over ``x`` as NumPy arrays (a list for several outputs); under
+        a data-parallel distribution each process predicts its slice of every batch and
+        every process returns the whole."""
+        verbose = _launched(self, verbose)
         data = data_adapters.adapt(x, batch_size=batch_size, steps=steps, argument="steps",
                                    mode="predict")
         callbacks = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
@@ -444,14 +453,17 @@ class Trainer:
         callbacks.on_predict_begin()
         try:
             with torch.no_grad():
-                for i, (xb, _, _) in enumerate(data):
+                for i, batch in enumerate(data):
                     callbacks.on_predict_batch_begin(i)
+                    (xb, _, _), weight = distribution.shard(batch)
                     out = self(_to(device, xb))
-                    chunks.append(data_adapters.map_structure(
+                    chunks.append(None if weight == 0 else data_adapters.map_structure(
                         lambda t: t.detach().cpu().numpy(), out))
                     callbacks.on_predict_batch_end(i, {"outputs": out})
         finally:
             self.train(was_training)
+        if distribution.replica() is not None:
+            chunks = distribution.gather_batches(chunks)
         callbacks.on_predict_end()
         if not chunks:
             raise ValueError("predict received no data")
@@ -544,6 +556,16 @@ def _to(device, value):
     if isinstance(value, (list, tuple)):
         return type(value)(_to(device, v) for v in value)
     return value
+
+
+def _launched(model, verbose):
+    """Start a data-parallel run's processes if one is current, each with the model on its
+    device; the verbosity of this process (only the first one prints)."""
+    replica = distribution.launch()
+    if replica is None:
+        return verbose
+    model.to(distribution.device())
+    return verbose if replica[0] == 0 else 0
 
 
 def _returned(logs, return_dict):

@@ -1,5 +1,6 @@
 """``model.fit`` on Lightning: a LightningModule around a compiled kconv model, driven by a
-``lightning.Trainer`` on one device (CUDA when there is a GPU, as Keras), with Keras's
+``lightning.Trainer`` on one device (CUDA when there is a GPU, as Keras) or, under a
+:class:`kconv.distribution.DataParallel`, on Lightning's DDP strategy, with Keras's
 callbacks, validation and History.
 
 The step itself (forward, loss, metrics) is the model's own (:mod:`kconv.models.training`);
@@ -8,6 +9,7 @@ this module only loops: batches, optimizer steps, epochs, validation, callbacks.
 
 import contextlib
 import logging
+import os
 import warnings
 
 with warnings.catch_warnings():  # Lightning 2.6 on torch 2.14 warns about its own pytree use
@@ -15,6 +17,7 @@ with warnings.catch_warnings():  # Lightning 2.6 on torch 2.14 warns about its o
     import lightning as L
 import torch
 
+from kconv import distribution
 from kconv.callbacks import BackupAndRestore, CallbackList, History
 from kconv.models.training import _Logs, _to
 from kconv.trainers import data_adapters
@@ -31,11 +34,13 @@ class KerasModule(L.LightningModule):
         initial_epoch: Keras's number of the first epoch run.
         validation: ``(epochs of validation batches, validation_freq)`` or None.
         train_epochs: the training batches (to stop when a generator runs out).
+        replica: ``(rank, world size)`` of a data-parallel run, or None.
     """
 
     def __init__(self, model, callbacks, *, initial_epoch=0, validation=None,
-                 train_epochs=None):
+                 train_epochs=None, replica=None):
         super().__init__()
+        self.replica = replica
         self.model = model
         self.keras_callbacks = callbacks
         self.initial_epoch = initial_epoch
@@ -54,11 +59,20 @@ class KerasModule(L.LightningModule):
         return self.model._bound_optimizer()
 
     def training_step(self, batch, batch_idx):
-        x, y, sample_weight = batch
-        loss = self.model._step(x, y, sample_weight, training=True)[0]
+        x, y, sample_weight, *weight = batch  # a data-parallel slice carries its weight
+        weight = weight[0] if weight else 1.0
+        loss = self.model._step(x, y, sample_weight, training=True, record=weight != 0)[0]
         # With nothing trainable (every layer frozen) Keras computes the loss and updates
         # nothing; None makes Lightning skip the backward pass and the step.
-        return loss if loss.requires_grad else None
+        if not loss.requires_grad:
+            return None
+        return loss if weight == 1.0 else loss * weight
+
+    def _agreed(self, decision):
+        """A stop decision, true on every process when true on one (DDP steps together)."""
+        if self.replica is None:
+            return decision
+        return self.trainer.strategy.reduce_boolean_decision(bool(decision), all=False)
 
     def on_train_start(self):
         # Keras's fit trains with training=True whatever mode the model was left in
@@ -77,7 +91,8 @@ class KerasModule(L.LightningModule):
         self.keras_callbacks.on_epoch_begin(self.epoch)
 
     def on_train_batch_start(self, batch, batch_idx):
-        if self.model.stop_training:
+        if self._agreed(self.model.stop_training):
+            self.model.stop_training = True
             return -1  # Lightning skips the rest of the epoch
         self.keras_callbacks.on_train_batch_begin(batch_idx)
         return None
@@ -86,7 +101,7 @@ class KerasModule(L.LightningModule):
         self.keras_callbacks.on_train_batch_end(batch_idx, _Logs(self.model))
 
     def on_train_epoch_end(self):
-        logs = self.model._results()
+        logs = self.model._results(synchronize=self.replica is not None)
         if self.validation is not None:
             epochs, freq = self.validation
             if (self.epoch + 1) % freq == 0:
@@ -96,12 +111,27 @@ class KerasModule(L.LightningModule):
         self._last_logs = dict(logs)
         exhausted = getattr(self.train_epochs, "exhausted", False) or \
             getattr(getattr(self.train_epochs, "epochs", None), "exhausted", False)
-        if self.model.stop_training or exhausted:
+        if self._agreed(self.model.stop_training or exhausted):
             self.trainer.should_stop = True
 
 
+class _Sharded:
+    """Each global batch of ``epochs`` as this process's slice and its loss weight."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def __len__(self):
+        return len(self.epochs)
+
+    def __iter__(self):
+        for batch in self.epochs:
+            part, weight = distribution.shard(batch)
+            yield (*part, weight)
+
+
 @contextlib.contextmanager
-def _quiet_lightning():
+def quiet_lightning():
     """Lightning's start-up lines and hints are no use to a Keras user's ``fit``."""
     logger = logging.getLogger("lightning.pytorch")
     level = logger.level
@@ -140,6 +170,10 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     Returns:
         The :class:`kconv.callbacks.History` (also ``model.history``).
     """
+    replica = distribution.launch()  # data parallel: the processes start here
+    if replica is not None:
+        distribution.share_random_state()  # the same global batches on every process
+        verbose = verbose if replica[0] == 0 else 0
     if validation_split and validation_data is None:
         (x, y, sample_weight), validation_data = data_adapters.split(
             x, y, sample_weight, validation_split)
@@ -172,21 +206,28 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     if initial_epoch >= epochs:  # it had finished: nothing left but the end
         callback_list.on_train_end()
         return model.history
-    line = model._decide_jit("cuda" if torch.cuda.is_available() else "cpu",
-                             len(train) * (epochs - initial_epoch))
+    layout = distribution.plan() if replica is not None else None
+    device = layout["accelerator"] if layout else "cuda" if torch.cuda.is_available() else "cpu"
+    line = model._decide_jit(device, len(train) * (epochs - initial_epoch))
     if line and verbose != 0:  # a compile stalls the first steps: never silently
         print(line)
     module = KerasModule(model, callback_list, initial_epoch=initial_epoch,
-                         validation=validation, train_epochs=train)
+                         validation=validation, train_epochs=train, replica=replica)
+    hardware = {"accelerator": "auto", "devices": 1} if layout is None else layout
     was_training = model.training
-    with _quiet_lightning():
-        trainer = L.Trainer(max_epochs=epochs - initial_epoch, accelerator="auto", devices=1,
-                            logger=False, enable_checkpointing=False,
-                            enable_progress_bar=False, enable_model_summary=False,
-                            num_sanity_val_steps=0, limit_val_batches=0,
+    with quiet_lightning(), contextlib.ExitStack() as stack:
+        if replica is not None:
+            stack.enter_context(distribution.synchronized_batch_statistics())
+            if replica[0] != 0:  # callbacks' lines are printed by the first process only
+                devnull = stack.enter_context(open(os.devnull, "w"))
+                stack.enter_context(contextlib.redirect_stdout(devnull))
+        trainer = L.Trainer(max_epochs=epochs - initial_epoch, **hardware, logger=False,
+                            enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
                             use_distributed_sampler=False, log_every_n_steps=1)
         try:
-            trainer.fit(module, train_dataloaders=train)
+            trainer.fit(module, train_dataloaders=train if replica is None else
+                        _Sharded(train))
         finally:
             model.train(was_training)  # the mode the model had before fit
     # Lightning returns the model to the CPU; Keras's model stays where it trained.
