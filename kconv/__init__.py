@@ -10,10 +10,11 @@ Example:
 
 from kconv import (activations, applications, augmentation, backend, callbacks, config,
                    constraints, data, datasets, distribution, initializers, layers, legacy,
-                   losses, metrics, models, ops, optimizers, padding, preprocessing,
-                   regularizers, saving, summary, utils)
+                   losses, metrics, mixed_precision, models, ops, optimizers, padding,
+                   preprocessing, regularizers, saving, summary, utils)
 from kconv.constraints import apply_constraints, attach_constraints
 from kconv.layers import Input
+from kconv.mixed_precision import DTypePolicy
 from kconv.models import Model, Sequential
 from kconv.naming import clear_session
 from kconv.receptive_field import receptive_field
@@ -21,11 +22,11 @@ from kconv.receptive_field import receptive_field
 __version__ = "0.1.0"
 
 __all__ = ["activations", "applications", "augmentation", "backend", "callbacks", "config",
-           "constraints", "data", "datasets", "distribution", "legacy", "initializers",
-           "layers", "losses", "metrics", "models", "ops", "optimizers", "padding", "preprocessing",
-           "regularizers", "saving", "summary", "trainers", "utils", "Model", "Sequential",
-           "Input", "apply_constraints", "attach_constraints", "receptive_field",
-           "clear_session", "__version__"]
+           "constraints", "data", "datasets", "distribution", "legacy", "initializers", "layers",
+           "losses", "metrics", "mixed_precision", "DTypePolicy", "models", "ops", "optimizers",
+           "padding", "preprocessing", "regularizers", "saving", "summary", "trainers", "utils",
+           "Model", "Sequential", "Input", "apply_constraints", "attach_constraints",
+           "receptive_field", "clear_session", "__version__"]
 
 
 def __getattr__(name):

@@ -135,3 +135,16 @@ __all__ = ["config_path", "image_data_format", "set_image_data_format", "epsilon
            "set_epsilon", "standardize_data_format", "check_padding", "channel_axis",
            "spatial_axes", "spatial_shape", "batch_shape", "to_channels_first",
            "from_channels_first", "DATA_FORMATS"]
+
+
+def set_dtype_policy(policy):
+    """Keras 3's ``keras.config.set_dtype_policy``: the global dtype policy
+    (:func:`kconv.mixed_precision.set_global_policy`)."""
+    from kconv.mixed_precision import set_global_policy
+    set_global_policy(policy)
+
+
+def dtype_policy():
+    """The global dtype policy (:func:`kconv.mixed_precision.global_policy`)."""
+    from kconv.mixed_precision import global_policy
+    return global_policy()

@@ -27,9 +27,9 @@ import math
 import torch
 
 from kconv import legacy
-from kconv.validation import check_choice, check_float, invalid_type
+from kconv.validation import check_choice, check_float, check_int, invalid_type
 
-__all__ = ["Adam", "RMSprop", "SGD", "KerasOptimizer", "get", "names"]
+__all__ = ["Adam", "RMSprop", "SGD", "KerasOptimizer", "LossScaleOptimizer", "get", "names"]
 
 
 class LearningRateValue(float):
@@ -279,10 +279,94 @@ class SGD(KerasOptimizer):
 _OPTIMIZERS = {"adam": Adam, "rmsprop": RMSprop, "sgd": SGD}
 
 
+class LossScaleOptimizer:
+    """Keras's dynamic loss scaling around an optimizer, for float16 training: the loss is
+    multiplied by a scale before the backward pass and the gradients divided by it; a step
+    with a non-finite gradient is skipped and halves the scale, and every
+    ``dynamic_growth_steps`` finite steps in a row double it. It is torch's
+    ``torch.amp.GradScaler`` (the same rule), which ``fit`` hands to Lightning.
+    ``compile`` adds one when the model computes in float16 (``auto_scale_loss``).
+
+    Args:
+        inner_optimizer: the optimizer that applies the unscaled gradients (a name, a
+            kconv or torch optimizer).
+        initial_scale: the first scale (default 2**15, as Keras).
+        dynamic_growth_steps: finite steps before the scale doubles (default 2000).
+        name: Keras's optimizer name.
+
+    Example:
+        >>> model.compile(LossScaleOptimizer(kconv.optimizers.Adam()), "mse")
+    """
+
+    def __init__(self, inner_optimizer, initial_scale=2.0 ** 15, dynamic_growth_steps=2000,
+                 name=None, **kwargs):
+        if kwargs.pop("dynamic", True) is not True:
+            raise ValueError("LossScaleOptimizer no longer supports `dynamic=False` (as in "
+                             "Keras 3): scale the loss in the inner optimizer instead")
+        if kwargs:
+            raise TypeError(f"LossScaleOptimizer got unexpected argument(s) {sorted(kwargs)}")
+        if isinstance(inner_optimizer, LossScaleOptimizer):
+            raise invalid_type("inner_optimizer", "an optimizer that is not itself a "
+                               "LossScaleOptimizer", inner_optimizer)
+        self.inner_optimizer = get(inner_optimizer)
+        self.initial_scale = check_float("initial_scale", initial_scale, minimum=0.0,
+                                         strict_minimum=True)
+        self.dynamic_growth_steps = check_int("dynamic_growth_steps", dynamic_growth_steps)
+        self.name = name or "loss_scale_optimizer"
+        self._scaler = None
+
+    def scaler(self, device_type):
+        """The ``torch.amp.GradScaler`` for ``device_type`` ('cpu', 'cuda') that keeps the
+        scale (made at the first use on that device type)."""
+        if self._scaler is None or self._scaler._device != device_type:
+            self._scaler = torch.amp.GradScaler(
+                device_type, init_scale=self.initial_scale, growth_factor=2.0,
+                backoff_factor=0.5, growth_interval=self.dynamic_growth_steps)
+        return self._scaler
+
+    @property
+    def dynamic_scale(self):
+        """The current loss scale."""
+        return float(self._scaler.get_scale()) if self._scaler else self.initial_scale
+
+    @property
+    def step_counter(self):
+        """Finite steps since the scale last changed."""
+        return int(self._scaler._get_growth_tracker()) if self._scaler else 0
+
+    def scale_loss(self, loss):
+        """``loss`` times the current scale."""
+        return loss * self.dynamic_scale
+
+    @property
+    def learning_rate(self):
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self.inner_optimizer.learning_rate = value
+
+    @property
+    def bound(self):
+        return getattr(self.inner_optimizer, "bound", True)
+
+    @property
+    def param_groups(self):
+        return self.inner_optimizer.param_groups
+
+    def get_config(self):
+        return {"name": self.name, "initial_scale": self.initial_scale,
+                "dynamic_growth_steps": self.dynamic_growth_steps}
+
+    def __repr__(self):
+        return f"LossScaleOptimizer({self.inner_optimizer!r}, scale={self.dynamic_scale})"
+
+
 def get(identifier):
     """An optimizer: a new unbound one (Keras defaults) for a Keras name ('adam',
-    'rmsprop', 'sgd'; any case), or ``identifier`` itself if it is an optimizer."""
-    if isinstance(identifier, torch.optim.Optimizer):
+    'rmsprop', 'sgd'; any case), or ``identifier`` itself if it is an optimizer (or a
+    :class:`LossScaleOptimizer`)."""
+    if isinstance(identifier, (torch.optim.Optimizer, LossScaleOptimizer)):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, KerasOptimizer):
         return identifier()

@@ -29,8 +29,10 @@ def _fresh_state():
     kconv.clear_session()
     kconv.distribution.set_distribution(None)
     kconv.distribution._STATE["nodes"] = None
+    kconv.mixed_precision.set_global_policy(None)
     torch.manual_seed(0)
     yield
+    kconv.mixed_precision.set_global_policy(None)
     kconv.config.set_image_data_format(None)
     kconv.config.set_epsilon(None)
 

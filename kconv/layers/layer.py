@@ -17,6 +17,7 @@ from kconv import constraints as constraints_lib
 from kconv import initializers, naming, regularizers, serialization
 from kconv import padding as pad_math
 from kconv import symbolic
+from kconv.mixed_precision import policy as policies
 from kconv.validation import InputTooSmallError, check_bool, invalid_type, shape_tuple
 
 
@@ -86,13 +87,22 @@ class Layer(nn.Module):
             at once.
         name: the layer name; by default the snake_case class name plus a counter.
         trainable: False freezes the layer's weights (and BatchNormalization statistics).
+        dtype: its dtype policy (:mod:`kconv.mixed_precision`): 'mixed_float16',
+            'mixed_bfloat16', 'float32' or a ``DTypePolicy``; default: the global policy.
+            Every layer class takes it, as every Keras layer does.
     """
 
     input_ndim = None  # the exact input rank a subclass accepts, if any
     min_ndim = None
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and "dtype" not in inspect.signature(init).parameters:
+            cls.__init__ = _taking_dtype(init)
+
     def __init__(self, *, activity_regularizer=None, input_shape=None, name=None,
-                 trainable=True):
+                 trainable=True, dtype=None):
         super().__init__()
         if name is not None and not isinstance(name, str):
             raise invalid_type("name", "a string or None", name)
@@ -110,6 +120,7 @@ class Layer(nn.Module):
         self._input_axes = {}  # {axis: size} pinned by build(), checked on every call
         self._inbound_nodes = []  # the graph nodes of its calls on symbolic tensors
         self._fixed_training = None  # a graph call's ``training=``: its mode whatever the model's
+        self._set_policy(dtype)
 
     # ----------------------------------------------------------------- weights
     def add_weight(self, name, keras_shape, initializer, *, regularizer=None, constraint=None,
@@ -375,7 +386,40 @@ class Layer(nn.Module):
         fixed = getattr(self, "_fixed_training", None)
         return super().train(mode if fixed is None else fixed)
 
+    # ----------------------------------------------------------------- precision
+    def _set_policy(self, dtype):
+        """Keep an explicit policy (``dtype`` given, or a mixed global one); under the
+        default float32 policy the layer leaves precision to its caller (None)."""
+        policy = policies.get(dtype)
+        if dtype is None and policy.name == "float32":
+            self._dtype_policy = self._precision = None
+        else:
+            self._dtype_policy, self._precision = policy, policy.torch_compute_dtype
+
+    @property
+    def dtype_policy(self):
+        """The layer's :class:`~kconv.mixed_precision.DTypePolicy`."""
+        return self._dtype_policy or policies.DTypePolicy("float32")
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self._set_policy(policies.get(value))
+
+    @property
+    def compute_dtype(self):
+        """The dtype it computes in ('float32', 'float16', 'bfloat16')."""
+        return self.dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self):
+        return self.dtype_policy.variable_dtype
+
     def forward(self, x):
+        if self._precision is not None:
+            return _in_precision(self._precision, self._forward_inputs, x)
+        return self._forward_inputs(x)
+
+    def _forward_inputs(self, x):
         if not isinstance(x, torch.Tensor):
             return self._forward_structure(x)
         shape = tuple(x.shape)
@@ -446,6 +490,11 @@ class Layer(nn.Module):
         """For a layer with ``pre_activation`` (its output before the activation): that
         output, recording the activity penalty of ``activation(logits)``, the layer's real
         output, as a forward pass does. What a model's ``logits`` ends with."""
+        if self._precision is not None:
+            return _in_precision(self._precision, self._logits, x)
+        return self._logits(x)
+
+    def _logits(self, x):
         z = self.pre_activation(x)
         if self.activity_regularizer is not None:
             self._regularize_activity(self.activation(z))
@@ -499,8 +548,14 @@ class Layer(nn.Module):
         return {key: serialization.serialize(getattr(self, key)) for key in keys}
 
     def get_config(self):
-        """Keras's config keys for this layer: name, trainable and the constructor args."""
-        return {"name": self.name, "trainable": self.trainable}
+        """Keras's config keys for this layer: name, trainable, an explicit dtype policy
+        (as Keras serializes it) and the constructor args."""
+        config = {"name": self.name, "trainable": self.trainable}
+        if self._dtype_policy is not None:
+            config["dtype"] = {"module": "keras", "class_name": "DTypePolicy",
+                               "config": self._dtype_policy.get_config(),
+                               "registered_name": None}
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -508,6 +563,51 @@ class Layer(nn.Module):
 
     def extra_repr(self):
         return f"name={self.name!r}"
+
+
+def _taking_dtype(init):
+    """A layer class's ``__init__`` that also takes Keras's base-layer ``dtype`` (the
+    policy, set once the layer is made)."""
+    @functools.wraps(init)
+    def __init__(self, *args, dtype=None, **kwargs):
+        init(self, *args, **kwargs)
+        if dtype is not None:
+            self._set_policy(dtype)
+
+    params = list(inspect.signature(init).parameters.values())
+    extra = inspect.Parameter("dtype", inspect.Parameter.KEYWORD_ONLY, default=None)
+    at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
+    __init__.__signature__ = inspect.Signature(params[:at] + [extra] + params[at:])
+    return __init__
+
+
+_AUTOCAST_DEVICES = ("cpu", "cuda", "xpu", "mps", "hpu")
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _in_precision(dtype, fn, x):
+    """``fn(x)`` computed in ``dtype`` by a layer's policy: a mixed one's half type under
+    ``torch.autocast`` (entered unless already on with that type), or float32 (half inputs
+    cast up, autocast off)."""
+    first = x if isinstance(x, torch.Tensor) else x[0] if isinstance(x, (list, tuple)) and \
+        x and isinstance(x[0], torch.Tensor) else None
+    if first is None or first.device.type not in _AUTOCAST_DEVICES:
+        return fn(x)  # symbolic tensors: nothing is computed
+    device = first.device.type
+    enabled = torch.is_autocast_enabled(device)
+    if dtype == torch.float32:
+        if isinstance(x, torch.Tensor):
+            x = x.float() if x.dtype in _HALF else x
+        else:
+            x = [t.float() if t.dtype in _HALF else t for t in x]
+        if not enabled:
+            return fn(x)
+        with torch.autocast(device, enabled=False):
+            return fn(x)
+    if enabled and torch.get_autocast_dtype(device) == dtype:
+        return fn(x)
+    with torch.autocast(device, dtype=dtype):
+        return fn(x)
 
 
 def _sublayers(module):

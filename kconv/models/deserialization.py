@@ -6,11 +6,13 @@ custom object, a Lambda layer or an unknown layer is refused with the layer's na
 code from a file ever runs.
 """
 
+import contextlib
 import inspect
 
 from kconv import layers as layers_lib
 from kconv import ops
 from kconv.layers.input_layer import Input
+from kconv.mixed_precision import policy as policies
 from kconv.models.model import Model
 from kconv.models.sequential import Sequential
 from kconv.symbolic import KerasTensor
@@ -132,9 +134,15 @@ def layer_from_config(entry, index):
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     dtype = config.pop("dtype", None)
     policy = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
-    if policy not in (None, "float32"):
-        raise ValueError(f"{where}: dtype policy {policy!r} is not supported (float32 only)")
     kwargs = {}
+    # Keras writes every layer's policy; float32 ones stay implicit (so a torch.autocast
+    # of the caller's applies) unless the model mixes precisions.
+    if policy is not None and (policy != "float32" or _MIXED["on"]):
+        try:
+            kwargs["dtype"] = policies.get(policy)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: dtype policy {policy!r} is not supported (kconv "
+                             f"has float32, mixed_float16 and mixed_bfloat16)") from None
     for key, value in config.items():
         if key == "axis" and isinstance(value, list) and len(value) == 1:
             kwargs[key] = value[0]  # Keras 2 saves a built BatchNormalization's axis as [3]
@@ -205,6 +213,9 @@ def model_from_config(config):
         ValueError: the config holds another kind of model, or a layer kconv does not
             build (named), or a custom object.
     """
+    if not _MIXED["on"] and _mixed_policies(config):
+        with _mixed_file():
+            return model_from_config(config)
     kind = config.get("class_name")
     body = config.get("config") or {}
     if kind == "Sequential":
@@ -214,6 +225,30 @@ def model_from_config(config):
         return _functional_from_config(body)
     raise ValueError(f"kconv builds Sequential and functional models; the file holds a "
                      f"{kind!r} model (a subclassed model cannot be rebuilt from its config)")
+
+
+_MIXED = {"on": False}  # the model being rebuilt has a mixed dtype policy somewhere
+
+
+@contextlib.contextmanager
+def _mixed_file():
+    _MIXED["on"] = True
+    try:
+        yield
+    finally:
+        _MIXED["on"] = False
+
+
+def _mixed_policies(value):
+    """Whether a config holds a mixed dtype policy anywhere."""
+    if isinstance(value, dict):
+        if value.get("class_name") in ("DTypePolicy", "Policy") and \
+                str((value.get("config") or {}).get("name", "")).startswith("mixed_"):
+            return True
+        return any(_mixed_policies(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_mixed_policies(v) for v in value)
+    return False
 
 
 def _sequential_from_config(body, build_shape=None):

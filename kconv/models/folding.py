@@ -74,6 +74,7 @@ class FoldedStep:
         bn = self.bn
         return (isinstance(x, torch.Tensor) and not (bn.training and bn.trainable)
                 and self.conv.activation is activations.linear
+                and self.conv._precision is None and bn._precision is None
                 and x.dtype in (torch.float32, torch.float64)
                 and not torch.is_autocast_enabled(x.device.type))
 

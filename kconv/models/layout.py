@@ -124,7 +124,8 @@ def planned_call(layer):
     :meth:`~kconv.layers.Layer.call_planned` (no module call, no shape checks), or the
     layer itself where its class runs ``forward`` its own way (a model, an operation)."""
     forward = getattr(type(layer), "forward", None)
-    return layer.call_planned if forward is Layer.forward else layer
+    plain = forward is Layer.forward and getattr(layer, "_precision", None) is None
+    return layer.call_planned if plain else layer  # (a dtype policy runs in forward)
 
 
 def plan(steps, shapes, input_count, output_ids, trusted=False):
@@ -170,6 +171,7 @@ def plan(steps, shapes, input_count, output_ids, trusted=False):
         spatial = None
         if (((trusted and on_inputs) or min(in_ids) >= input_count) and len(out_ids) == 1
                 and getattr(layer, "activity_regularizer", None) is None
+                and getattr(layer, "_precision", None) is None
                 and all(isinstance(shapes[i], tuple) and len(shapes[i]) == 4
                         for i in in_ids)):
             spatial = layer.channels_first_output([tuple(shapes[i]) for i in in_ids])

@@ -145,9 +145,11 @@ class Trainer:
                 (eager on CPUs, where compiled CNN training measured slower; compiled on
                 CUDA for fits of at least ``JIT_MIN_CUDA_STEPS`` steps) and says so when it
                 compiles.
-            run_eagerly, steps_per_execution, auto_scale_loss: accepted for Keras's
-                signature; kconv runs one step at a time (eagerly unless ``jit_compile``
-                compiles it).
+            auto_scale_loss: wrap the optimizer in a
+                :class:`~kconv.optimizers.LossScaleOptimizer` when the model computes in
+                float16 (its layers' dtype policy is 'mixed_float16'), as Keras does.
+            run_eagerly, steps_per_execution: accepted for Keras's signature; kconv runs
+                one step at a time (eagerly unless ``jit_compile`` compiles it).
 
         Raises:
             ValueError: an unknown optimizer, loss or metric name (listing the valid ones),
@@ -159,6 +161,9 @@ class Trainer:
         self.optimizer = optimizers.get(optimizer)
         if getattr(self.optimizer, "bound", True):  # a torch optimizer, or a bound one
             self._check_optimizer_params(self.optimizer)
+        if auto_scale_loss and self._computes_in(torch.float16) and \
+                not isinstance(self.optimizer, optimizers.LossScaleOptimizer):
+            self.optimizer = optimizers.LossScaleOptimizer(self.optimizer)
         if jit_compile not in (True, False, "auto"):
             raise invalid_value("jit_compile", "True, False or 'auto'", jit_compile)
         names = self._output_names()
@@ -208,9 +213,23 @@ class Trainer:
             raise ValueError(f"You must call `compile()` before using the model: "
                              f"`{what}` needs a loss and an optimizer")
 
+    def _computes_in(self, dtype):
+        """Whether a layer of the model (or the model) computes in ``dtype`` by its
+        policy."""
+        return any(getattr(m, "_precision", None) == dtype for m in self.modules())
+
+    def _loss_scaler(self, device_type):
+        """The ``GradScaler`` of a :class:`~kconv.optimizers.LossScaleOptimizer`, or None."""
+        if isinstance(self.optimizer, optimizers.LossScaleOptimizer):
+            return self.optimizer.scaler(device_type)
+        return None
+
     def _bound_optimizer(self):
-        """The optimizer, bound to the (now built) model's parameters, constraints on."""
+        """The torch optimizer (a loss-scaling one's inner optimizer), bound to the (now
+        built) model's parameters, constraints on."""
         optimizer = self.optimizer
+        if isinstance(optimizer, optimizers.LossScaleOptimizer):
+            optimizer = optimizer.inner_optimizer
         if isinstance(optimizer, optimizers.KerasOptimizer) and not optimizer.bound:
             optimizer.bind(self.parameters())
         if self._constraints_attached is not optimizer:
@@ -223,7 +242,7 @@ class Trainer:
         """``(outputs as a list, their logits or None)`` for the losses."""
         head = self._outputs_compiled[0]
         if len(self._outputs_compiled) == 1 and head.logits_activation:
-            z = self.logits(x)
+            z = _float32(self.logits(x))
             with torch.no_grad():
                 y_pred = head.logits_activation(z.detach())
             return [y_pred], [z]
@@ -233,7 +252,7 @@ class Trainer:
         if len(outputs) != len(self._outputs_compiled):
             raise ValueError(f"The model has {len(outputs)} outputs but was compiled for "
                              f"{len(self._outputs_compiled)}")
-        return outputs, [None] * len(outputs)
+        return [_float32(o) for o in outputs], [None] * len(outputs)
 
     def _forward_loss(self, x, y, sample_weight, training):
         """The step's differentiable part: ``(total loss, outputs as a list)``; what
@@ -458,7 +477,7 @@ class Trainer:
                     (xb, _, _), weight = distribution.shard(batch)
                     out = self(_to(device, xb))
                     chunks.append(None if weight == 0 else data_adapters.map_structure(
-                        lambda t: t.detach().cpu().numpy(), out))
+                        lambda t: _float32(t.detach()).cpu().numpy(), out))
                     callbacks.on_predict_batch_end(i, {"outputs": out})
         finally:
             self.train(was_training)
@@ -488,10 +507,15 @@ class Trainer:
         self.reset_metrics()
         was_training = self.training
         self.train()
+        scaler = self._loss_scaler(xb.device.type if isinstance(xb, torch.Tensor) else "cpu")
         try:
             optimizer.zero_grad(set_to_none=True)
             loss = self._step(xb, yb, wb, training=True)[0]
-            if loss.requires_grad:  # else nothing is trainable: Keras updates nothing
+            if loss.requires_grad and scaler is not None:  # float16: the scaled step
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            elif loss.requires_grad:  # else nothing is trainable: Keras updates nothing
                 loss.backward()
                 optimizer.step()
         finally:
@@ -556,6 +580,12 @@ def _to(device, value):
     if isinstance(value, (list, tuple)):
         return type(value)(_to(device, v) for v in value)
     return value
+
+
+def _float32(tensor):
+    """A half-precision output (a mixed policy's) as float32: losses, metrics and
+    predictions are computed and returned in float32, as Keras recommends."""
+    return tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
 
 
 def _launched(model, verbose):

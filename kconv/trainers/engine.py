@@ -15,9 +15,10 @@ import warnings
 with warnings.catch_warnings():  # Lightning 2.6 on torch 2.14 warns about its own pytree use
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     import lightning as L
+    from lightning.pytorch.plugins.precision import MixedPrecision
 import torch
 
-from kconv import distribution
+from kconv import distribution, mixed_precision
 from kconv.callbacks import BackupAndRestore, CallbackList, History
 from kconv.models.training import _Logs, _to
 from kconv.trainers import data_adapters
@@ -115,6 +116,15 @@ class KerasModule(L.LightningModule):
             self.trainer.should_stop = True
 
 
+class _LossScaling(MixedPrecision):
+    """Lightning's float16 step with a :class:`~kconv.optimizers.LossScaleOptimizer`'s
+    ``GradScaler`` (scaled backward, unscaled and checked gradients, a skipped step on
+    inf/NaN), without Lightning's autocast: each layer computes in its own policy."""
+
+    def forward_context(self):
+        return contextlib.nullcontext()
+
+
 class _Sharded:
     """Each global batch of ``epochs`` as this process's slice and its loss weight."""
 
@@ -208,12 +218,21 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         return model.history
     layout = distribution.plan() if replica is not None else None
     device = layout["accelerator"] if layout else "cuda" if torch.cuda.is_available() else "cpu"
+    for half in (torch.bfloat16, torch.float16):
+        if model._computes_in(half):
+            mixed_precision.warn_if_slow(device, half)
     line = model._decide_jit(device, len(train) * (epochs - initial_epoch))
     if line and verbose != 0:  # a compile stalls the first steps: never silently
         print(line)
     module = KerasModule(model, callback_list, initial_epoch=initial_epoch,
                          validation=validation, train_epochs=train, replica=replica)
-    hardware = {"accelerator": "auto", "devices": 1} if layout is None else layout
+    hardware = {"accelerator": "auto", "devices": 1} if layout is None else dict(layout)
+    if layout is not None and any(o.loss is None for o in model._outputs_compiled):
+        # an output without a loss leaves its layers without gradients, which DDP must know
+        hardware["strategy"] = "ddp_find_unused_parameters_true"
+    scaler = model._loss_scaler(device)
+    if scaler is not None:
+        hardware["plugins"] = [_LossScaling("16-mixed", device, scaler)]
     was_training = model.training
     with quiet_lightning(), contextlib.ExitStack() as stack:
         if replica is not None:

@@ -610,11 +610,17 @@ class _Builder:
 
     def __init__(self, keras, seed, d, input_shape):
         self.keras, self.d = keras, d
+        self.policies = np.random.default_rng([seed, 8])  # apart: the graphs stay as drawn
         self.tensors = [keras.Input(input_shape)]
         self.nodes = []
 
     def add(self, cls, kwargs, inputs):
-        """Append the node if Keras builds it; its tensor index, or None."""
+        """Append the node if Keras builds it; its tensor index, or None. Now and then the
+        layer states Keras's ``dtype="float32"`` policy explicitly (its config and files
+        then carry it both ways; mixed policies round differently in the two libraries, by
+        design, and are checked apart in tests/kconv/mixed_precision)."""
+        if cls != "Pipeline" and self.policies.random() < 0.08:
+            kwargs = {**kwargs, "dtype": "float32"}
         args = [self.tensors[i] for i in inputs]
         try:
             layer = _make(self.keras, cls, kwargs)

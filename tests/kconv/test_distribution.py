@@ -161,8 +161,8 @@ def test_several_processes_are_refused_outside_a_script(monkeypatch):
 
 
 def test_initialize_sets_lightnings_variables(monkeypatch):
-    for name in ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK"):
-        monkeypatch.delenv(name, raising=False)
+    for name in ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK"):  # restored (absent) afterwards
+        monkeypatch.setenv(name, "unset")
     distribution.initialize("10.0.0.1:1234,10.0.0.2:2345", num_processes=2, process_id=1)
     assert (os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"], os.environ["NODE_RANK"]) \
         == ("10.0.0.1", "1234", "1")
