@@ -96,9 +96,15 @@ def _fit(policy, **compile_kwargs):
                   **compile_kwargs)
     rng = np.random.default_rng(0)
     x, y = rng.random((64, 12, 12, 3), dtype=np.float32), rng.integers(0, 5, 64)
+    computed = set()  # the dtypes the first convolution computed in during fit
+    hook = model.layers[0].register_forward_hook(lambda m, i, o: computed.add(o.dtype))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # emulated half on this CPU
         history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    hook.remove()
+    expected = {"float32": torch.float32, "mixed_bfloat16": torch.bfloat16,
+                "mixed_float16": torch.float16}[policy]
+    assert computed == {expected}
     return model, history.history, model.predict(x, verbose=0)
 
 
