@@ -20,7 +20,8 @@ class BatchNormalization(Layer):
     Moving statistics follow Keras: ``moving = moving * momentum + batch * (1 - momentum)``
     with the biased (population) batch variance. As in Keras, ``axis`` does not follow
     ``data_format``: channels_first users pass ``axis=1``. Half-precision inputs are
-    normalized in float32 and cast back.
+    normalized with float32 statistics and parameters (torch's mixed-type kernel) and
+    stay in their dtype.
 
     Args:
         axis: the feature axis (default -1).
@@ -87,33 +88,19 @@ class BatchNormalization(Layer):
 
     def call_channels_first(self, x):
         """Normalizes over axis 1, the channels of ``x``."""
-        dtype = x.dtype
-        half = dtype in (torch.float16, torch.bfloat16)
-        if half:
-            x = x.float()
         if self.training and self.trainable:
-            y = self._normalize_training(x)
-        else:
-            y = _batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
-                            False, 0.0, self.epsilon)
-        return y.to(dtype) if half else y
+            return self._normalize_training(x)
+        return _batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
+                           False, 0.0, self.epsilon)
 
     def _normalize_training(self, x):
-        if distribution.syncing():
-            return self._normalize_synchronized(x)
         count = x.numel() // x.shape[1]
-        if count < 2:
-            # torch refuses one value per channel. The batch variance is 0, so Keras gives
-            # (x - mean) / sqrt(eps) * gamma + beta with x == mean: beta, with gradients.
-            shape = [1, -1] + [1] * (x.ndim - 2)
-            y = (x - x) * self.epsilon ** -0.5
-            if self.weight is not None:
-                y = y * self.weight.view(shape)
-            if self.bias is not None:
-                y = y + self.bias.view(shape)
-            self._update_moving(x.detach().reshape(-1), torch.zeros_like(self.running_var),
-                                1.0)
-            return y
+        if distribution.syncing() or count < 2:  # in float32 (or float64) for half inputs
+            dtype = x.dtype
+            wide = x.float() if dtype in (torch.float16, torch.bfloat16) else x
+            y = self._normalize_synchronized(wide) if distribution.syncing() else \
+                self._normalize_one_value(wide)
+            return y.to(dtype)
         # torch's update, running * (1 - mom) + batch * mom, is Keras's for the mean with
         # mom = 1 - momentum. For the variance torch takes the unbiased batch variance, so
         # it updates a scratch holding the moving variance scaled by count / (count - 1),
@@ -125,6 +112,18 @@ class BatchNormalization(Layer):
         y = _batch_norm(x, self.weight, self.bias, self.running_mean, scratch, True,
                         1.0 - self.momentum, self.epsilon)
         torch.mul(scratch, (count - 1) / count, out=running_var)
+        return y
+
+    def _normalize_one_value(self, x):
+        # torch refuses one value per channel. The batch variance is 0, so Keras gives
+        # (x - mean) / sqrt(eps) * gamma + beta with x == mean: beta, with gradients.
+        shape = [1, -1] + [1] * (x.ndim - 2)
+        y = (x - x) * self.epsilon ** -0.5
+        if self.weight is not None:
+            y = y * self.weight.view(shape)
+        if self.bias is not None:
+            y = y + self.bias.view(shape)
+        self._update_moving(x.detach().reshape(-1), torch.zeros_like(self.running_var), 1.0)
         return y
 
     def _normalize_synchronized(self, x):

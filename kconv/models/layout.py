@@ -20,6 +20,7 @@ True (its output is then channels-first as well) or False (its output is the ord
 one, e.g. global pooling); ``call_channels_first(x)`` runs it so.
 """
 
+import functools
 import linecache
 from typing import NamedTuple
 
@@ -88,8 +89,24 @@ def compiled(steps, outputs, releases):
         outputs, releases
     code = _COMPILED.get(key)
     if code is None:
+        if torch.compiler.is_compiling():  # made while dynamo traces: it cannot trace
+            return functools.partial(_interpret, key)  # compile(), so a loop (not kept)
         code = _COMPILED[key] = _generate(*key)
     return code
+
+
+def _interpret(key, fns, inputs):
+    """What :func:`_generate`'s function for ``key`` does, as a loop over the steps."""
+    structure, outputs, _ = key
+    values = dict(enumerate(inputs))
+    for fn, (in_ids, as_list, out_ids) in zip(fns, structure):
+        args = [values[i] for i in in_ids]
+        result = fn(args) if as_list else fn(*args)
+        if len(out_ids) == 1:
+            values[out_ids[0]] = result
+        else:
+            values.update(zip(out_ids, result))
+    return [values[i] for i in outputs]
 
 
 _COMPILED = {}
