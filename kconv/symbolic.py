@@ -118,7 +118,10 @@ def call(layer, inputs):
     output_shape = layer.build_for(shape)
     node_index = len(layer._inbound_nodes)
     shapes = output_shape if isinstance(output_shape, list) else [output_shape]
-    outputs = [KerasTensor(s, flat[0].dtype, history=(layer, node_index, i))
+    dtype, precision = flat[0].dtype, getattr(layer, "_precision", None)
+    if precision is not None and "float" in dtype:  # Keras: a policy's compute dtype
+        dtype = dtype_name(precision)
+    outputs = [KerasTensor(s, dtype, history=(layer, node_index, i))
                for i, s in enumerate(shapes)]
     layer._inbound_nodes.append(Node(layer, flat, as_list, outputs))
     return outputs if isinstance(output_shape, list) else outputs[0]

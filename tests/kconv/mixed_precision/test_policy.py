@@ -80,6 +80,15 @@ def test_a_mixed_layer_computes_in_half_and_keeps_float32_weights():
         assert layers.Conv2D(4, 3)(torch.rand(2, 8, 8, 3)).dtype == torch.bfloat16
 
 
+def test_symbolic_outputs_carry_the_compute_dtype_as_keras(keras_policy):
+    mixed_precision.set_global_policy("mixed_float16")
+    keras_policy("mixed_float16")
+    for lib in (kconv, keras):
+        x = lib.layers.Dense(4)(lib.Input((3,)))
+        y = lib.layers.Activation("softmax", dtype="float32")(x)
+        assert (x.dtype, y.dtype) == ("float16", "float32"), lib.__name__
+
+
 def _mixed_model(final_dtype="float32"):
     kconv.utils.set_random_seed(0)
     return kconv.Sequential([
