@@ -27,7 +27,7 @@ import warnings
 import torch
 
 import models
-from kconv import optimizers
+from kconv import mixed_precision, optimizers
 from kconv.datasets import BUILTIN, load_dataset
 from kconv.trainers.errors import Diverged
 from kconv.utils.file_utils import FolderInUseError, folder_lock
@@ -305,6 +305,12 @@ def setup(config, data):
             # Lightning refreshes save_last only with a new best; this one writes every epoch.
             ModelCheckpoint(folder, filename="last", save_on_train_epoch_end=True,
                             enable_version_counter=False)]
+    half = {"bf16": torch.bfloat16, "16": torch.float16}.get(
+        str(config["precision"]).split("-")[0])
+    on_cpu = config["accelerator"] == "cpu" or (config["accelerator"] == "auto"
+                                                and not torch.cuda.is_available())
+    if half is not None and on_cpu:
+        mixed_precision.warn_if_slow("cpu", half)  # once: emulated half is slow
     trainer = L.Trainer(accelerator=config["accelerator"], devices=config["devices"],
                         num_nodes=config["num_nodes"], strategy=config["strategy"],
                         precision=config["precision"], max_epochs=config["epochs"],

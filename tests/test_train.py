@@ -117,6 +117,16 @@ def test_bf16_mixed_on_cpu(tmp_path, monkeypatch):
     assert system.test_report["accuracy"] > 0.5
 
 
+def test_half_precision_on_a_cpu_without_it_is_said(tmp_path, monkeypatch):
+    from kconv.mixed_precision import policy
+    monkeypatch.setattr(policy, "_cpu_flags", lambda: set())  # a CPU without bfloat16
+    monkeypatch.setattr(policy, "_WARNED", set())
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(UserWarning, match="no bfloat16 arithmetic in hardware"):
+        train.main(["--dataset", "fake", "--fast-dev-run", "--precision", "bf16-mixed",
+                    "--accelerator", "cpu"])
+
+
 def _final_weights(out):
     state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     return state
