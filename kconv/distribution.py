@@ -156,8 +156,9 @@ class DataParallel(Distribution):
         devices: device names such as ``['gpu:0', 'gpu:1']`` or ``['cpu:0', 'cpu:1']``
             (CPU "devices" are processes); default: every device of :func:`list_devices`.
         auto_shard_dataset: True (Keras's default): each process takes its slice of every
-            batch. False is for datasets already split per node, as Keras means it; each
-            node then reads its own data and the slices are taken from it.
+            batch. False, as Keras means it, is for data already split between the
+            processes: each uses its own batches whole (the global batch is their sum;
+            every process must draw the same number of batches).
 
     Raises:
         ValueError: a device that does not exist, or devices of two types.
