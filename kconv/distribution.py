@@ -327,6 +327,13 @@ def replica():
     return dist.get_rank(), dist.get_world_size()
 
 
+def seed_offset():
+    """What a seeded layer adds to its seed in this process: 0, or a per-rank offset in a
+    data-parallel run (each slice of a batch then gets its own draws)."""
+    place = replica()
+    return 0 if place is None else place[0] * 1_000_003
+
+
 def is_chief():
     """Whether this is the process that writes files and prints (the first process of a
     data-parallel run, or the only process).
@@ -385,6 +392,45 @@ def share_random_state():
     torch.set_rng_state(state[0][0])
     np.random.set_state(state[0][1])
     random.setstate(state[0][2])
+
+
+class RankRandomStream:
+    """This process's own torch random stream for the training steps: the processes share
+    one stream for what they must draw alike (shuffles, augmentations of the global batch,
+    :func:`share_random_state`), and noise layers (dropout, noise, in-model augmentation)
+    draw from this one inside each step, so that each slice of a batch gets its own masks
+    as one process would give the whole batch. Made after :func:`share_random_state`."""
+
+    def __init__(self, rank, device):
+        import zlib
+        seed = zlib.crc32(torch.get_rng_state().numpy().tobytes()) * 7919 + rank + 1
+        self.device = torch.device(device)
+        self.states = [torch.Generator().manual_seed(seed).get_state()]
+        if self._cuda():
+            self.states.append(torch.Generator(self.device).manual_seed(seed).get_state())
+
+    def _cuda(self):
+        return [self.device] if self.device.type == "cuda" else []
+
+    def _get(self):
+        cuda = [torch.cuda.get_rng_state(self.device)] if self._cuda() else []
+        return [torch.get_rng_state()] + cuda
+
+    def _set(self, states):
+        torch.set_rng_state(states[0])
+        if self._cuda():
+            torch.cuda.set_rng_state(states[1], self.device)
+
+    @contextlib.contextmanager
+    def active(self):
+        """Draw from this process's stream inside, from the shared one again after."""
+        shared = self._get()
+        self._set(self.states)
+        try:
+            yield
+        finally:
+            self.states = self._get()
+            self._set(shared)
 
 
 _SYNC = {"on": False}

@@ -21,7 +21,9 @@ class SeededGenerators:
             return None
         device = torch.device(device)
         if device not in self._generators:
-            self._generators[device] = torch.Generator(device).manual_seed(self.seed)
+            from kconv.distribution import seed_offset
+            self._generators[device] = torch.Generator(device).manual_seed(
+                self.seed + seed_offset())
         return self._generators[device]
 
     def __getstate__(self):

@@ -42,6 +42,7 @@ class KerasModule(L.LightningModule):
                  train_epochs=None, replica=None):
         super().__init__()
         self.replica = replica
+        self._stream = None
         self.model = model
         self.keras_callbacks = callbacks
         self.initial_epoch = initial_epoch
@@ -62,7 +63,14 @@ class KerasModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         x, y, sample_weight, *weight = batch  # a data-parallel slice carries its weight
         weight = weight[0] if weight else 1.0
-        loss = self.model._step(x, y, sample_weight, training=True, record=weight != 0)[0]
+        if self.replica is None:
+            loss = self.model._step(x, y, sample_weight, training=True)[0]
+        else:
+            if self._stream is None:
+                self._stream = distribution.RankRandomStream(self.replica[0], self.device)
+            with self._stream.active():  # this slice's own dropout masks
+                loss = self.model._step(x, y, sample_weight, training=True,
+                                        record=weight != 0)[0]
         # With nothing trainable (every layer frozen) Keras computes the loss and updates
         # nothing; None makes Lightning skip the backward pass and the step.
         if not loss.requires_grad:

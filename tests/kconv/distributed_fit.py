@@ -52,6 +52,13 @@ def run(mode, out):
     small = _model(batch_norm=False)
     small.fit(x[:17], y[:17], batch_size=16, epochs=2, verbose=0)
     result.update({f"small_{i}": w for i, w in enumerate(small.get_weights())})
+    # Dropout draws each process's slice its own masks (rows alike in x, unlike in masks).
+    noisy = keras.Sequential([layers.Input((64,)), layers.Dropout(0.5), layers.Dense(1)])
+    noisy.compile("sgd", "mse")
+    masks = []
+    noisy.layers[0].register_forward_hook(lambda m, i, o: masks.append((o != 0).numpy()))
+    noisy.fit(np.ones((8, 64), np.float32), np.zeros((8, 1)), batch_size=8, verbose=0)
+    result["dropout_masks"] = masks[0]
     np.savez(os.path.join(out, f"result_{rank}.npz"), **result)
 
 

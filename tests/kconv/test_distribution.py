@@ -41,9 +41,12 @@ def one_process(tmp_path_factory):
 
 
 def _assert_same_as(reference, out, ranks):
+    masks = [np.load(out / f"result_{rank}.npz")["dropout_masks"] for rank in ranks]
+    assert all(m.shape == (4, 64) for m in masks) and not np.array_equal(*masks)
+    reference = {k: v for k, v in reference.items() if k != "dropout_masks"}
     for rank in ranks:
         result = np.load(out / f"result_{rank}.npz")
-        assert sorted(result.files) == sorted(reference)
+        assert sorted(result.files) == sorted([*reference, "dropout_masks"])
         for key in reference:  # Adam's normalized steps carry float rounding further
             np.testing.assert_allclose(result[key], reference[key], rtol=1e-4, atol=2e-6,
                                        err_msg=f"{key} on process {rank}")
@@ -189,3 +192,12 @@ def test_each_process_takes_its_slice_of_a_global_batch(monkeypatch, size, parts
         assert ws is None and got == pytest.approx(weight)
     distribution.distribution().auto_shard_dataset = False  # already split per process
     assert distribution.shard((x, y, None)) == ((x, y, None), 1.0)
+
+
+def test_seeded_layers_draw_their_own_stream_on_each_process(monkeypatch):
+    from kconv.random import SeededGenerators
+    first = SeededGenerators(3).get("cpu")
+    monkeypatch.setattr(distribution, "replica", lambda: (1, 2))
+    second = SeededGenerators(3).get("cpu")
+    assert distribution.seed_offset() == 1_000_003
+    assert not torch.equal(torch.rand(4, generator=first), torch.rand(4, generator=second))
