@@ -309,9 +309,12 @@ class LossScaleOptimizer:
             raise invalid_type("inner_optimizer", "an optimizer that is not itself a "
                                "LossScaleOptimizer", inner_optimizer)
         self.inner_optimizer = get(inner_optimizer)
-        self.initial_scale = check_float("initial_scale", initial_scale, minimum=0.0,
-                                         strict_minimum=True)
-        self.dynamic_growth_steps = check_int("dynamic_growth_steps", dynamic_growth_steps)
+        # None: TensorFlow 2.4+'s spelling of the defaults
+        self.initial_scale = check_float("initial_scale", 2.0 ** 15 if initial_scale is None
+                                         else initial_scale, minimum=0.0, strict_minimum=True)
+        self.dynamic_growth_steps = check_int("dynamic_growth_steps", 2000 if
+                                              dynamic_growth_steps is None else
+                                              dynamic_growth_steps)
         self.name = name or "loss_scale_optimizer"
         self._scaler = None
 
@@ -328,6 +331,12 @@ class LossScaleOptimizer:
     def dynamic_scale(self):
         """The current loss scale."""
         return float(self._scaler.get_scale()) if self._scaler else self.initial_scale
+
+    @property
+    def loss_scale(self):
+        """TensorFlow 2.4+'s name of :attr:`dynamic_scale` (with a warning)."""
+        legacy.keras2("LossScaleOptimizer.loss_scale", "LossScaleOptimizer.dynamic_scale")
+        return self.dynamic_scale
 
     @property
     def step_counter(self):

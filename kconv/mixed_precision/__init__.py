@@ -8,11 +8,12 @@ Example:
     >>> model.compile("adam", "sparse_categorical_crossentropy")  # loss scaling added
 """
 
+from kconv.mixed_precision import experimental
 from kconv.mixed_precision.policy import (DTypePolicy, Policy, dtype_policy, get,
                                           global_policy, native_bfloat16, set_dtype_policy,
                                           set_global_policy, warn_if_slow)
 from kconv.optimizers import LossScaleOptimizer
 
-__all__ = ["DTypePolicy", "Policy", "LossScaleOptimizer", "dtype_policy", "get",
+__all__ = ["experimental", "DTypePolicy", "Policy", "LossScaleOptimizer", "dtype_policy", "get",
            "global_policy", "native_bfloat16", "set_dtype_policy", "set_global_policy",
            "warn_if_slow"]

@@ -242,3 +242,23 @@ def test_bfloat16_on_a_cpu_without_it_is_said_once(monkeypatch, flags, warned):
         policies.warn_if_slow("cpu", torch.bfloat16)
         policies.warn_if_slow("cuda", torch.bfloat16)
     assert len([w for w in caught if "emulated" in str(w.message)]) == (1 if warned else 0)
+
+
+def test_keras2_experimental_spellings_warn_and_work():
+    from kconv.mixed_precision import experimental
+    with pytest.warns(DeprecationWarning, match=r"mixed_precision.experimental.Policy\(\.\.\.\)"
+                                                r" is Keras 2's spelling"):
+        policy = experimental.Policy("mixed_float16")
+    with pytest.warns(DeprecationWarning, match="Keras 3 writes mixed_precision.set_global"):
+        experimental.set_policy(policy)
+    assert experimental.global_policy().name == "mixed_float16"
+    with pytest.warns(DeprecationWarning, match="LossScaleOptimizer"):
+        optimizer = experimental.LossScaleOptimizer(kconv.optimizers.SGD(), "dynamic")
+    with pytest.warns(DeprecationWarning, match="Keras 3 writes LossScaleOptimizer.dynamic"):
+        assert optimizer.loss_scale == 2.0 ** 15
+    with pytest.raises(ValueError, match=r"loss_scale=128\): a fixed loss scale is not"):
+        experimental.LossScaleOptimizer(kconv.optimizers.SGD(), loss_scale=128)
+    # TensorFlow 2.4+'s defaults spelled None
+    tf24 = kconv.optimizers.LossScaleOptimizer("sgd", dynamic=True, initial_scale=None,
+                                               dynamic_growth_steps=None)
+    assert (tf24.initial_scale, tf24.dynamic_growth_steps) == (2.0 ** 15, 2000)
