@@ -198,26 +198,49 @@ class ProgbarLogger(Callback):
         sys.stdout.flush()
 
     def _line(self, logs, bar):
+        """Keras 3's line: verbose 1 ``count bar time per-step - k: v``, verbose 2
+        ``count - time - per-step - k: v`` (its number formats too)."""
         seen, target = self._seen, self._target
         elapsed = time.perf_counter() - self._start
-        per_step = elapsed / max(seen, 1)
+        seconds = elapsed / max(seen, 1)
+        per_step = _per_step(seconds)
         count = f"{seen}/{target}" if target else f"{seen}"
         if target:
             count = count.rjust(2 * len(str(target)) + 1)
-        parts = [count]
-        if bar and target:
-            filled = int(20 * min(seen / target, 1.0))
-            parts.append("\u2501" * filled + " " * (20 - filled))
-        if target and seen < target:
-            parts.append(f"{_duration(per_step * (target - seen))}")
+        if self.verbose == 2:
+            text = f"{count} - {elapsed:.0f}s - {per_step}"
         else:
-            parts.append(_duration(elapsed))
-        parts.append(f"{per_step * 1000:.0f}ms/step")
-        text = " ".join(parts)
+            parts = [count]
+            if bar and target:
+                filled = int(20 * min(seen / target, 1.0))
+                parts.append("\u2501" * filled + " " * (20 - filled))
+            if target and seen < target:
+                parts.append(_duration(seconds * (target - seen)))
+            else:
+                parts.append(_duration(elapsed))
+            parts.append(per_step)
+            text = " ".join(parts)
         for key, value in (logs or {}).items():
-            text += f" - {key}: {value:.4f}" if isinstance(value, float) else \
-                f" - {key}: {value}"
+            text += f" - {key}: {_number(value, self.verbose)}"
         return text
+
+
+def _per_step(seconds):
+    """Keras's time per step: s, ms or us."""
+    if seconds >= 1 or seconds == 0:
+        return f"{seconds:.0f}s/step"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.0f}ms/step"
+    return f"{seconds * 1e6:.0f}us/step"
+
+
+def _number(value, verbose):
+    """Keras's metric format: 4 decimals, or 4 significant digits for small values (by
+    their size on the progress bar, by their value on verbose 2's line, as Keras)."""
+    if not isinstance(value, (int, float)):
+        return str(value)
+    big = value > 1e-3 if verbose == 2 else abs(value) > 1e-3
+    return f"{value:.4f}" if big else f"{value:.4e}"
 
 
 def _duration(seconds):

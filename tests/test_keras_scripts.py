@@ -390,6 +390,54 @@ def test_a_tf_keras_fashion_mnist_script_on_both(tmp_path, monkeypatch):
     assert ours["predictions"].shape == theirs["predictions"].shape == (16, 10)
 
 
+MIXED_PRECISION_GUIDE = textwrap.dedent('''
+    from tensorflow import keras
+    from tensorflow.keras import layers
+    from tensorflow.keras import mixed_precision
+
+    mixed_precision.set_global_policy("mixed_float16")
+    inputs = keras.Input(shape=(28, 28, 1), name="digits")
+    x = layers.Conv2D(16, 3, activation="relu", name="conv")(inputs)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(64, activation="relu", name="dense_1")(x)
+    x = layers.Dense(10, name="dense_logits")(x)
+    outputs = layers.Activation("softmax", dtype="float32", name="predictions")(x)
+    model = keras.Model(inputs=inputs, outputs=outputs)
+    print("Compute dtype:", model.get_layer("conv").dtype_policy.compute_dtype)
+    print("Variable dtype:", model.get_layer("conv").dtype_policy.variable_dtype)
+    model.compile(loss="sparse_categorical_crossentropy",
+                  optimizer=keras.optimizers.RMSprop(), metrics=["accuracy"])
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    x_train = x_train.reshape(-1, 28, 28, 1).astype("float32") / 255
+    x_test = x_test.reshape(-1, 28, 28, 1).astype("float32") / 255
+    history = model.fit(x_train, y_train, batch_size=64, epochs=2, validation_split=0.2)
+    test_scores = model.evaluate(x_test, y_test, verbose=2)
+    mixed_precision.set_global_policy("float32")
+''')
+
+
+def test_the_mixed_precision_guide_pattern_on_both(mnist_slice_loader, capsys):
+    """TensorFlow's mixed-precision guide as people copy it (a float16 global policy, the
+    final softmax in float32, loss scaling added by compile), on Keras 3 and on kconv."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # float16 emulated on this CPU
+        theirs, ours = run_both(MIXED_PRECISION_GUIDE)
+    for result in (theirs, ours):
+        model = result["model"]
+        assert [layer.dtype_policy.name for layer in model.layers[1:]] == \
+            ["mixed_float16"] * 5 + ["float32"]
+        assert type(model.optimizer).__name__ == "LossScaleOptimizer"
+        assert set(result["history"].history) == {"loss", "accuracy", "val_loss",
+                                                  "val_accuracy"}
+    assert ours["model"].count_params() == theirs["model"].count_params()
+    assert ours["test_scores"][1] > 0.8
+    assert abs(ours["test_scores"][1] - theirs["test_scores"][1]) < 0.05
+    assert capsys.readouterr().out.count("Compute dtype: float16") == 2
+
+
 KERAS_IO_FROM_SCRATCH = textwrap.dedent('''
     import numpy as np
     import keras

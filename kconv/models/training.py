@@ -34,7 +34,7 @@ class _Logs(dict):
 
     def _fill(self):
         if not dict.__len__(self) and self._trainer is not None:
-            dict.update(self, self._trainer._results())
+            dict.update(self, sorted_logs(self._trainer._results()))
             self._trainer = None
 
     def __getitem__(self, key):
@@ -424,7 +424,7 @@ class Trainer:
         finally:
             self.train(was_training)
         logs = self._results(synchronize=replica is not None)
-        callbacks.on_test_end(dict(logs))
+        callbacks.on_test_end(sorted_logs(logs))
         return logs
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -598,9 +598,16 @@ def _launched(model, verbose):
     return verbose if replica[0] == 0 else 0
 
 
+def sorted_logs(logs):
+    """Logs as Keras 3 hands them to callbacks and returns them as dicts: keys sorted."""
+    return dict(sorted(logs.items()))
+
+
 def _returned(logs, return_dict):
+    """``evaluate``'s result: a dict (keys sorted, as Keras's), else the values in the
+    metrics' order (the loss first)."""
     if return_dict:
-        return logs
+        return sorted_logs(logs)
     values = list(logs.values())
     return values[0] if len(values) == 1 else values
 

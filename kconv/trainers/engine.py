@@ -20,7 +20,7 @@ import torch
 
 from kconv import distribution, mixed_precision
 from kconv.callbacks import BackupAndRestore, CallbackList, History
-from kconv.models.training import _Logs, _to
+from kconv.models.training import _Logs, _to, sorted_logs
 from kconv.trainers import data_adapters
 from kconv.validation import check_int, invalid_value
 
@@ -110,12 +110,13 @@ class KerasModule(L.LightningModule):
         self.keras_callbacks.on_train_batch_end(batch_idx, _Logs(self.model))
 
     def on_train_epoch_end(self):
-        logs = self.model._results(synchronize=self.replica is not None)
+        # Keras 3's order: the training logs sorted, then the validation ones sorted
+        logs = sorted_logs(self.model._results(synchronize=self.replica is not None))
         if self.validation is not None:
             epochs, freq = self.validation
             if (self.epoch + 1) % freq == 0:
                 val = self.model._test_loop(epochs, self.keras_callbacks, self.device)
-                logs.update({f"val_{key}": value for key, value in val.items()})
+                logs.update({f"val_{key}": value for key, value in sorted_logs(val).items()})
         self.keras_callbacks.on_epoch_end(self.epoch, logs)
         self._last_logs = dict(logs)
         exhausted = getattr(self.train_epochs, "exhausted", False) or \

@@ -264,3 +264,24 @@ def test_backup_and_restore_arguments(tmp_path):
         kconv.callbacks.BackupAndRestore("")
     with pytest.raises(ValueError, match="save_freq"):
         kconv.callbacks.BackupAndRestore(str(tmp_path), save_freq=0)
+
+
+def test_verbose_2_lines_and_the_order_of_logs_are_kerass(capsys):
+    """Keras 3 sorts the logs it hands to callbacks and returns as dicts (the History's
+    keys: accuracy, loss, val_accuracy, val_loss), and prints verbose 2's lines as
+    ``count - time - per-step - key: value``."""
+    import re
+
+    x = np.random.default_rng(0).random((12, 3)).astype("float32")
+    y = np.arange(12) % 2
+    seen = {}
+    for lib in (keras, kconv):
+        model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(2, activation="softmax")])
+        model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(x, y, batch_size=4, epochs=2, verbose=2, validation_data=(x, y))
+        model.evaluate(x, y, verbose=2)
+        out = re.sub(r"\d+(ms|us|s)/step", "T/step", capsys.readouterr().out)
+        seen[lib] = (re.sub(r"-?\d+(\.\d+)?(e[-+]\d+)?", "N", out), list(history.history),
+                     list(model.evaluate(x, y, verbose=0, return_dict=True)))
+    assert seen[kconv] == seen[keras]
+    assert seen[kconv][1] == ["accuracy", "loss", "val_accuracy", "val_loss"]
