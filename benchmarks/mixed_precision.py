@@ -114,15 +114,12 @@ def main(argv=None):
             contenders["kconv", policy] = kconv_step(name, classes, shape, kconv_opt, policy,
                                                      device)
             contenders["torch", policy] = torch_step(make_net, torch_opt, policy, device)
-            if not args.no_keras and device == "cpu":
-                x_np, y_np = x.numpy(), batch[2].numpy()
+            if not args.no_keras and device == "cpu":  # Keras takes NumPy batches
                 keras_fn = keras_step(name, classes, shape, keras_opt, policy)
-                contenders["keras", policy] = lambda fn=keras_fn: fn(x_np, None, y_np)
+                contenders["keras", policy] = \
+                    lambda x_nhwc, x_nchw, y, fn=keras_fn: fn(x_nhwc.numpy(), None, y.numpy())
         seconds = interleaved({key: (lambda fn=fn: [fn(*batch) for _ in range(args.steps)])
-                               if key[0] != "keras" else
-                               (lambda fn=fn: [fn() for _ in range(args.steps)])
-                               for key, fn in contenders.items()},
-                              args.rounds, sync=sync)
+                               for key, fn in contenders.items()}, args.rounds, sync=sync)
         rate = {key: n * args.steps / s for key, s in seconds.items()}
         print(f"\n{name} (batch {n}) images/s")
         libs = sorted({key[0] for key in rate}, key=("kconv", "torch", "keras").index)

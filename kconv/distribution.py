@@ -43,14 +43,29 @@ def _cpu_count():
         os.cpu_count() or 1
 
 
+def _kind(name):
+    """A device type as Keras names it ('cuda' is 'gpu'), lower case."""
+    kind = name.lower() if isinstance(name, str) else name
+    return "gpu" if kind == "cuda" else kind
+
+
+def _count(kind):
+    """How many devices of a (known) kind this node has."""
+    return _gpu_count() if kind == "gpu" else _cpu_count()
+
+
 def _device_type(device_type):
     if device_type is None:
         return "gpu" if _gpu_count() else "cpu"
-    kind = str(device_type).lower() if isinstance(device_type, str) else device_type
-    kind = "gpu" if kind == "cuda" else kind
+    kind = _kind(device_type)
     if kind not in _DEVICE_TYPES:
         raise invalid_value("device_type", "'cpu' or 'gpu' (CUDA)", device_type)
     return kind
+
+
+def _names(devices):
+    """Device names from a list (or array) of them, flattened."""
+    return [str(d) for d in np.asarray(devices).reshape(-1)]
 
 
 def list_devices(device_type=None):
@@ -58,8 +73,7 @@ def list_devices(device_type=None):
     for ``device_type='cpu'``, ``'cpu:0'``... one per core this process may run on (each a
     process of its own under :class:`DataParallel`)."""
     kind = _device_type(device_type)
-    count = _gpu_count() if kind == "gpu" else _cpu_count()
-    return [f"{kind}:{i}" for i in range(count)]
+    return [f"{kind}:{i}" for i in range(_count(kind))]
 
 
 def get_device_count(device_type=None):
@@ -109,8 +123,7 @@ class DeviceMesh:
         if len(shape) != 1 or len(axis_names) != 1:
             raise invalid_value("shape", "one axis (kconv's DeviceMesh is data-parallel only; "
                                 "model parallelism is not supported)", shape)
-        devices = list_devices() if devices is None else \
-            [str(d) for d in np.asarray(devices).reshape(-1)]
+        devices = list_devices() if devices is None else _names(devices)
         if len(devices) != int(shape[0]):
             raise invalid_value("devices", f"{shape[0]} devices (the mesh's shape)", devices)
         self.shape, self.axis_names, self.devices = shape, axis_names, np.array(devices)
@@ -179,8 +192,7 @@ class DataParallel(Distribution):
                                    devices)
             if devices is not None and not len(devices):
                 raise invalid_value("devices", "at least one device", devices)
-            names = list_devices() if devices is None else \
-                [str(d) for d in np.asarray(devices).reshape(-1)]
+            names = list_devices() if devices is None else _names(devices)
             mesh = DeviceMesh((len(names),), ["batch"], names)
         super().__init__(mesh, mesh.axis_names[0], auto_shard_dataset)
         self.device_type, self.indices = _parse_devices(list(mesh.devices))
@@ -198,10 +210,9 @@ def _parse_devices(names):
     """``('cpu' | 'gpu', [indices])`` of device names, each checked to exist."""
     kinds, indices = set(), []
     for name in names:
-        kind, _, index = name.lower().partition(":")
-        kind = "gpu" if kind == "cuda" else kind
-        count = 0 if kind not in _DEVICE_TYPES else _gpu_count() if kind == "gpu" else \
-            _cpu_count()
+        kind, _, index = name.partition(":")
+        kind = _kind(kind)
+        count = _count(kind) if kind in _DEVICE_TYPES else 0
         if not index.isdigit() or int(index) >= count:
             raise invalid_value("devices", f"devices of this node ({list_devices()}"
                                 f"{'' if _gpu_count() else ', or cpu:i processes'})", names)
@@ -281,10 +292,9 @@ def plan():
     nodes = _nodes()
     if len(current.indices) * nodes == 1:
         return None
-    if current.device_type == "gpu":
-        return {"strategy": "ddp", "accelerator": "cuda", "devices": list(current.indices),
-                "num_nodes": nodes}
-    return {"strategy": "ddp", "accelerator": "cpu", "devices": len(current.indices),
+    gpu = current.device_type == "gpu"  # CUDA devices by index; CPU processes by count
+    return {"strategy": "ddp", "accelerator": "cuda" if gpu else "cpu",
+            "devices": list(current.indices) if gpu else len(current.indices),
             "num_nodes": nodes}
 
 
@@ -405,20 +415,18 @@ class RankRandomStream:
         import zlib
         seed = zlib.crc32(torch.get_rng_state().numpy().tobytes()) * 7919 + rank + 1
         self.device = torch.device(device)
+        self.cuda = self.device.type == "cuda"  # dropout on a GPU draws from its generator
         self.states = [torch.Generator().manual_seed(seed).get_state()]
-        if self._cuda():
+        if self.cuda:
             self.states.append(torch.Generator(self.device).manual_seed(seed).get_state())
 
-    def _cuda(self):
-        return [self.device] if self.device.type == "cuda" else []
-
     def _get(self):
-        cuda = [torch.cuda.get_rng_state(self.device)] if self._cuda() else []
+        cuda = [torch.cuda.get_rng_state(self.device)] if self.cuda else []
         return [torch.get_rng_state()] + cuda
 
     def _set(self, states):
         torch.set_rng_state(states[0])
-        if self._cuda():
+        if self.cuda:
             torch.cuda.set_rng_state(states[1], self.device)
 
     @contextlib.contextmanager

@@ -582,7 +582,6 @@ def _taking_dtype(init):
 
 
 _AUTOCAST_DEVICES = ("cpu", "cuda", "xpu", "mps", "hpu")
-_HALF = (torch.float16, torch.bfloat16)
 
 
 def _in_precision(dtype, fn, x):
@@ -596,10 +595,8 @@ def _in_precision(dtype, fn, x):
     device = first.device.type
     enabled = torch.is_autocast_enabled(device)
     if dtype == torch.float32:
-        if isinstance(x, torch.Tensor):
-            x = x.float() if x.dtype in _HALF else x
-        else:
-            x = [t.float() if t.dtype in _HALF else t for t in x]
+        x = policies.as_float32(x) if isinstance(x, torch.Tensor) else \
+            [policies.as_float32(t) for t in x]
         if not enabled:
             return fn(x)
         with torch.autocast(device, enabled=False):

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from kconv import config, distribution
 from kconv.layers.layer import Layer
+from kconv.mixed_precision.policy import as_float32
 from kconv.validation import check_bool, check_float, invalid_type, invalid_value, is_int
 
 
@@ -97,7 +98,7 @@ class BatchNormalization(Layer):
         count = x.numel() // x.shape[1]
         if distribution.syncing() or count < 2:  # in float32 (or float64) for half inputs
             dtype = x.dtype
-            wide = x.float() if dtype in (torch.float16, torch.bfloat16) else x
+            wide = as_float32(x)
             y = self._normalize_synchronized(wide) if distribution.syncing() else \
                 self._normalize_one_value(wide)
             return y.to(dtype)
@@ -254,7 +255,7 @@ class LayerNormalization(_AffineNormalization):
 
     def call(self, x):
         dtype = x.dtype
-        x = x.float() if dtype in (torch.float16, torch.bfloat16) else x
+        x = as_float32(x)
         if self.rms_scaling:
             var = torch.var(x, dim=self._dims, keepdim=True, correction=0)
             shape = [x.shape[a] if a in self._dims else 1 for a in range(x.ndim)]
@@ -324,7 +325,7 @@ class RMSNormalization(Layer):
 
     def call(self, x):
         dtype = x.dtype
-        x = x.float() if dtype in (torch.float16, torch.bfloat16) else x
+        x = as_float32(x)
         if self._dims == tuple(range(x.ndim - len(self._dims), x.ndim)):
             y = F.rms_norm(x, x.shape[x.ndim - len(self._dims):], self.weight, self.epsilon)
         else:
@@ -386,7 +387,7 @@ class GroupNormalization(_AffineNormalization):
 
     def call(self, x):
         dtype = x.dtype
-        x = x.float() if dtype in (torch.float16, torch.bfloat16) else x
+        x = as_float32(x)
         x = x.movedim(self._channel_dim, 1)
         # Two passes, as TensorFlow's moments: F.group_norm's CPU kernel (and Keras's torch
         # backend) take E[x²] - E[x]², which cancels when the mean dwarfs the spread.

@@ -20,6 +20,12 @@ _NAMES = {"float32": (torch.float32, torch.float32),
           "mixed_bfloat16": (torch.bfloat16, torch.float32)}
 _REFUSED = ("float16", "bfloat16", "float64")
 _GLOBAL = {"policy": None}
+HALF = (torch.float16, torch.bfloat16)
+
+
+def as_float32(tensor):
+    """A half-precision tensor in float32; any other tensor as it is (float64 stays)."""
+    return tensor.float() if tensor.dtype in HALF else tensor
 
 
 class DTypePolicy:
@@ -158,7 +164,7 @@ _WARNED = set()
 def warn_if_slow(device_type, dtype):
     """Say once per process that bfloat16 on a CPU without it in hardware is emulated (and
     that float16 on a CPU is too, outside the newest ones): slower than float32."""
-    if device_type != "cpu" or dtype not in (torch.bfloat16, torch.float16):
+    if device_type != "cpu" or dtype not in HALF:
         return
     native = native_bfloat16() if dtype == torch.bfloat16 else \
         bool((_cpu_flags() or set()) & {"avx512_fp16", "amx_fp16"})

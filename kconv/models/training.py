@@ -17,6 +17,7 @@ from kconv import activations, distribution, legacy, losses, optimizers
 from kconv import metrics as metrics_lib
 from kconv.callbacks import CallbackList
 from kconv.constraints import attach_constraints
+from kconv.mixed_precision.policy import as_float32
 from kconv.trainers import data_adapters
 from kconv.validation import invalid_type, invalid_value
 
@@ -242,7 +243,7 @@ class Trainer:
         """``(outputs as a list, their logits or None)`` for the losses."""
         head = self._outputs_compiled[0]
         if len(self._outputs_compiled) == 1 and head.logits_activation:
-            z = _float32(self.logits(x))
+            z = as_float32(self.logits(x))  # losses, metrics, predictions: float32
             with torch.no_grad():
                 y_pred = head.logits_activation(z.detach())
             return [y_pred], [z]
@@ -252,7 +253,7 @@ class Trainer:
         if len(outputs) != len(self._outputs_compiled):
             raise ValueError(f"The model has {len(outputs)} outputs but was compiled for "
                              f"{len(self._outputs_compiled)}")
-        return [_float32(o) for o in outputs], [None] * len(outputs)
+        return [as_float32(o) for o in outputs], [None] * len(outputs)
 
     def _forward_loss(self, x, y, sample_weight, training):
         """The step's differentiable part: ``(total loss, outputs as a list)``; what
@@ -477,7 +478,7 @@ class Trainer:
                     (xb, _, _), weight = distribution.shard(batch)
                     out = self(_to(device, xb))
                     chunks.append(None if weight == 0 else data_adapters.map_structure(
-                        lambda t: _float32(t.detach()).cpu().numpy(), out))
+                        lambda t: as_float32(t.detach()).cpu().numpy(), out))
                     callbacks.on_predict_batch_end(i, {"outputs": out})
         finally:
             self.train(was_training)
@@ -580,12 +581,6 @@ def _to(device, value):
     if isinstance(value, (list, tuple)):
         return type(value)(_to(device, v) for v in value)
     return value
-
-
-def _float32(tensor):
-    """A half-precision output (a mixed policy's) as float32: losses, metrics and
-    predictions are computed and returned in float32, as Keras recommends."""
-    return tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
 
 
 def _launched(model, verbose):
